@@ -1,0 +1,178 @@
+import type { Observation } from '../core/observation.js';
+import type { BlockedRule, Plan, PlannedChange } from '../core/plan.js';
+import type { BackupStore, Journal } from '../host/backups.js';
+import { sha256 } from '../host/backups.js';
+import type { HealthProbe } from '../host/health.js';
+import type { HostFs } from '../host/host-fs.js';
+import type { ServiceManager } from '../host/service-manager.js';
+import type { Logger } from '../telemetry/logger.js';
+
+export type ChangeOutcome = 'applied' | 'skipped' | 'failed' | 'rolled-back';
+export type RestartOutcome = 'restarted' | 'pending' | 'failed' | 'rolled-back';
+
+export interface ChangeResult {
+  readonly change: PlannedChange;
+  result: ChangeOutcome;
+  error?: string;
+}
+
+export interface RestartResult {
+  readonly service: string;
+  readonly reason: string;
+  result: RestartOutcome;
+  error?: string;
+}
+
+/** What `apply` did, change by change (DESIGN §3 `apply --output json`). */
+export interface ApplyResult {
+  readonly backupId: string | null;
+  readonly changes: readonly ChangeResult[];
+  readonly restarts: readonly RestartResult[];
+  readonly blocked: readonly BlockedRule[];
+  /** True when every change applied and every restart (if any) proved healthy. */
+  readonly ok: boolean;
+}
+
+export interface ApplyDeps {
+  readonly fs: HostFs;
+  readonly backups: BackupStore;
+  readonly services: ServiceManager;
+  /** The health gate of a restarted service. */
+  readonly health: (service: string) => HealthProbe;
+  readonly logger: Logger;
+}
+
+export interface ApplyRequest {
+  readonly plan: Plan;
+  readonly obs: Observation;
+  /** Re-plans without the rules whose changes failed, so their dependents do not go ahead. */
+  readonly replan: (failedRules: ReadonlySet<string>) => Plan;
+  readonly noRestart: boolean;
+  readonly healthTimeoutMs: number;
+  readonly retainBackups: number;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Executes a plan stage by stage: back up, write atomically, verify; a failed change blocks the rules
+ * that depend on it (re-plan); then restart what must restart, wait for health, and roll everything
+ * back when the service does not come up.
+ */
+export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promise<ApplyResult> {
+  const { fs, backups, logger } = deps;
+  if (request.plan.changes.length === 0) return { backupId: null, changes: [], restarts: [], blocked: request.plan.blocked, ok: true };
+
+  const journal = await backups.begin('apply');
+  logger.info('apply started', { backupId: journal.id, changes: request.plan.changes.length });
+  const results: ChangeResult[] = [];
+  const failed = new Set<string>();
+  let plan = request.plan;
+  const stages = () => [...new Set(plan.changes.map((change) => change.stage))].sort((a, b) => a - b);
+  let done = -1;
+  for (let stage = stages().find((s) => s > done); stage !== undefined; stage = stages().find((s) => s > done)) {
+    for (const change of plan.changes.filter((candidate) => candidate.stage === stage)) {
+      const result: ChangeResult = { change, result: 'applied' };
+      try {
+        await applyChange(fs, backups, journal, change, request.obs);
+        change.rules.forEach((id) => journal.rules.includes(id) || journal.rules.push(id));
+        logger.info('change applied', { path: change.path, action: change.action, rules: change.rules });
+      } catch (error) {
+        result.result = 'failed';
+        result.error = message(error);
+        change.rules.forEach((id) => failed.add(id));
+        logger.error('change failed', { path: change.path, action: change.action, rules: change.rules, error: result.error });
+      }
+      results.push(result);
+    }
+    done = stage;
+    if (failed.size > 0) plan = request.replan(failed);
+  }
+  // Changes of the original plan that a re-plan dropped were not attempted.
+  for (const change of request.plan.changes)
+    if (!results.some((result) => result.change.path === change.path && result.change.action === change.action))
+      results.push({ change, result: 'skipped' });
+
+  const appliedRules = new Set(results.filter((result) => result.result === 'applied').flatMap((result) => result.change.rules));
+  const restarts: RestartResult[] = plan.restarts
+    .filter((restart) => restart.rules.some((id) => appliedRules.has(id)))
+    .map((restart) => ({ service: restart.service, reason: restart.reason, result: request.noRestart ? 'pending' : 'restarted' }));
+  journal.state = failed.size > 0 ? 'failed' : 'complete';
+  journal.services = restarts.map((restart) => restart.service);
+  await backups.save(journal);
+
+  let healthy = true;
+  if (!request.noRestart)
+    for (const restart of restarts) {
+      const error = await restartAndWait(deps, restart.service, request.healthTimeoutMs);
+      if (error) {
+        restart.result = 'failed';
+        restart.error = error;
+        healthy = false;
+        break;
+      }
+    }
+
+  if (!healthy) {
+    logger.warn('health gate failed, rolling back', { backupId: journal.id });
+    await backups.restore(journal);
+    journal.state = 'rolled-back';
+    await backups.save(journal);
+    for (const result of results) if (result.result === 'applied') result.result = 'rolled-back';
+    for (const restart of restarts) {
+      const error = await restartAndWait(deps, restart.service, request.healthTimeoutMs);
+      if (restart.result !== 'failed') restart.result = 'rolled-back';
+      if (error) logger.error('service unhealthy after rollback', { service: restart.service, error });
+    }
+  }
+  await backups.prune(request.retainBackups);
+  return { backupId: journal.id, changes: results, restarts, blocked: plan.blocked, ok: failed.size === 0 && healthy };
+}
+
+async function restartAndWait(deps: ApplyDeps, service: string, timeoutMs: number): Promise<string | null> {
+  try {
+    await deps.services.restart(service);
+  } catch (error) {
+    return message(error);
+  }
+  const healthy = await deps.health(service).waitHealthy(timeoutMs);
+  return healthy ? null : `${service} not healthy within ${Math.round(timeoutMs / 1000)}s`;
+}
+
+/** One change, journal first. Refuses to overwrite a file that changed since it was observed. */
+async function applyChange(fs: HostFs, backups: BackupStore, journal: Journal, change: PlannedChange, obs: Observation): Promise<void> {
+  switch (change.action) {
+    case 'write': {
+      const now = await fs.readFile(change.path);
+      const current = now.kind === 'file' ? now.content : null;
+      if (now.kind === 'error') throw new Error(`${change.path}: ${now.error}`);
+      if (current !== change.before) throw new Error(`${change.path} changed since it was read; not overwritten (run again)`);
+      await backups.recordFile(journal, change.path);
+      await fs.writeAtomic(change.path, change.after, change.createMode ?? 0o644);
+      const check = await fs.readFile(change.path);
+      if (check.kind !== 'file' || sha256(check.content) !== sha256(change.after))
+        throw new Error(`${change.path} does not hold the written content`);
+      return;
+    }
+    case 'chmod':
+      await backups.record(journal, { type: 'chmod', path: change.path, before: change.before });
+      await fs.chmod(change.path, change.after);
+      return;
+    case 'chown':
+      await backups.record(journal, { type: 'chown', path: change.path, before: change.before });
+      await fs.chown(change.path, change.after.uid, change.after.gid);
+      return;
+    case 'sysctl': {
+      const live = obs.sysctls.get(change.key);
+      const before = live?.kind === 'value' ? live.value : change.before;
+      await backups.record(journal, { type: 'sysctl', key: change.key, path: change.path, before });
+      await fs.writeInPlace(change.path, `${change.after}\n`);
+      // The kernel may refuse or clamp a value without an error: read it back.
+      const check = await fs.readFile(change.path);
+      if (check.kind !== 'file' || check.content.trim() !== change.after) throw new Error(`${change.key} did not take the value ${change.after}`);
+      return;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { executePlan } from '../apply/executor.js';
+import { buildPlan } from '../core/planner.js';
+import { BackupStore } from '../host/backups.js';
+import { COMMON_HELP, EXIT, EXIT_HELP, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
+import type { Command } from './command.js';
+import { loadNode } from './node.js';
+import { applyJson, applyTable } from './render.js';
+
+export const applyCommand: Command = {
+  name: 'apply',
+  summary: 'fix what the audit found, with backups and a health-gated restart',
+  help: `Usage: kube-harden apply [options] [--no-restart] [--output table|json]
+
+Makes the changes "plan" shows. Every file is backed up first to
+<host-root>/var/lib/kube-harden/backups/<id>/ (mode 0700: backups hold kubeconfigs and keys) and written
+atomically; dependent changes wait for what they need (the six kernel sysctls are persisted and set live
+before protectKernelDefaults is turned on, and if one cannot be set the option stays off). Then the
+services whose configuration changed are restarted through the host's systemd (nsenter into PID 1) and
+must become healthy (kubelet: http://127.0.0.1:10248/healthz) within restarts.healthTimeoutSeconds;
+otherwise every change is rolled back and the service restarted again. Running apply twice changes
+nothing the second time.
+
+  --no-restart           write the changes but do not restart; the restart is reported as pending
+                         and the kubelet keeps its old settings until it restarts
+  --output FORMAT        table (default) or json (the plan plus a result per change and the backup id)
+
+Refused when the policy's mode is "audit".
+
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  async run(argv, deps) {
+    const { values } = parseCommand(argv, { output: { type: 'string' }, 'no-restart': { type: 'boolean' } });
+    if (values.help) {
+      deps.stdout(`${this.help}\n`);
+      return EXIT.ok;
+    }
+    const format = outputFormat(values.output, ['table', 'json'] as const, 'table');
+    const common = commonOptions(values, deps.env);
+    const node = await loadNode(common, deps);
+    if (node.policy.mode === 'audit')
+      throw new UsageError('the policy mode is "audit": apply changes nothing (use audit or plan, or set mode: enforce)');
+    const plan = buildPlan(node.evaluated, node.obs, node.policy);
+    const result = await executePlan(
+      {
+        fs: node.fs,
+        backups: new BackupStore(node.fs, deps.now),
+        services: deps.services(common.hostRoot),
+        health: deps.health,
+        logger: deps.logger,
+      },
+      {
+        plan,
+        obs: node.obs,
+        replan: (failedRules) => buildPlan(node.evaluated, node.obs, node.policy, { failedRules }),
+        noRestart: values['no-restart'] === true,
+        healthTimeoutMs: node.policy.restarts.healthTimeoutSeconds * 1000,
+        retainBackups: node.policy.backups.retain,
+      },
+    );
+    deps.stdout(format === 'json' ? applyJson(result) : applyTable(result));
+    // Findings remain when a change failed, a failing rule was blocked, or a rule could not be judged.
+    const unknown = node.evaluated.some((rule) => rule.evaluation.finding.status === 'unknown');
+    return result.ok && result.blocked.length === 0 && !unknown ? EXIT.ok : EXIT.findings;
+  },
+};

@@ -1,0 +1,94 @@
+import { hostname } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A mistake in how the command was called (exit 2, no stack trace). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Input that stops the command: bad policy, unreadable host root (exit 2). */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
+
+/** Options every node command takes (DESIGN §3 "common"). */
+export interface CommonOptions {
+  readonly hostRoot: string;
+  readonly policyFile: string | null;
+  readonly nodeIp: string | null;
+  readonly nodeIpSource: string | null;
+  readonly nodeName: string;
+  readonly kubeletVersion: string | null;
+  readonly pluginDir: string;
+}
+
+export const COMMON_OPTIONS = {
+  'host-root': { type: 'string' },
+  policy: { type: 'string' },
+  'node-ip': { type: 'string' },
+  'node-name': { type: 'string' },
+  'kubelet-version': { type: 'string' },
+  'plugin-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export const COMMON_HELP = `Common options:
+  --host-root DIR        the node's filesystem (default $KUBE_HARDEN_HOST_ROOT, else /); every path,
+                         symlinks included, is resolved inside it
+  --policy FILE          HardeningPolicy YAML (default: the built-in policy, mode enforce)
+  --node-ip IP           address the kubelet must listen on (default $NODE_IP, else the kubelet's own
+                         --node-ip; without one kubelet.address is reported unknown)
+  --node-name NAME       (default $NODE_NAME, else the hostname)
+  --kubelet-version V    e.g. v1.31.4; overrides detection (running kubelet, /usr/bin/kubelet, the
+                         k8s snap's kubelet). Without a known version no kubelet setting is changed
+  --plugin-dir DIR       where CNI plugins to install come from (default $KUBE_HARDEN_PLUGIN_DIR,
+                         else /usr/lib/kube-harden/cni)
+  -h, --help             this help`;
+
+export const EXIT_HELP = `Exit codes: 0 compliant / applied; 1 findings remain (fail or unknown) or an action failed or was
+rolled back; 2 bad invocation, bad policy or unreadable input that stops the command.`;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Parses a command's argv; unknown options and stray arguments are usage errors. */
+export function parseCommand<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T) {
+  try {
+    return parseArgs({ args: [...argv], options: { ...COMMON_OPTIONS, ...options }, allowPositionals: false, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message.replace(/\. To specify a positional argument.*$/, '') : String(error));
+  }
+}
+
+function nonEmpty(value: string | undefined): string | null {
+  return value !== undefined && value.trim() !== '' ? value.trim() : null;
+}
+
+/** Common options with their environment fallbacks. */
+export function commonOptions(values: Record<string, unknown>, env: Env): CommonOptions {
+  const flagIp = nonEmpty(values['node-ip'] as string | undefined);
+  const envIp = nonEmpty(env.NODE_IP);
+  return {
+    hostRoot: nonEmpty(values['host-root'] as string | undefined) ?? nonEmpty(env.KUBE_HARDEN_HOST_ROOT) ?? '/',
+    policyFile: nonEmpty(values.policy as string | undefined),
+    nodeIp: flagIp ?? envIp,
+    nodeIpSource: flagIp ? '--node-ip' : envIp ? '$NODE_IP' : null,
+    nodeName: nonEmpty(values['node-name'] as string | undefined) ?? nonEmpty(env.NODE_NAME) ?? hostname(),
+    kubeletVersion: nonEmpty(values['kubelet-version'] as string | undefined),
+    pluginDir: nonEmpty(values['plugin-dir'] as string | undefined) ?? nonEmpty(env.KUBE_HARDEN_PLUGIN_DIR) ?? '/usr/lib/kube-harden/cni',
+  };
+}
+
+/** Validates an `--output` value against a command's formats. */
+export function outputFormat<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`--output must be one of ${allowed.join(', ')}`);
+}

@@ -1,0 +1,150 @@
+import { summarize, type Finding } from '../core/finding.js';
+import type { Plan, PlannedChange } from '../core/plan.js';
+import { unifiedDiff } from '../formats/diff.js';
+import type { ApplyResult } from '../apply/executor.js';
+import type { LoadedNode } from './node.js';
+
+/** The `node` object of the audit JSON. */
+export function nodeInfo(node: LoadedNode) {
+  const { obs, ctx } = node;
+  const roles =
+    obs.files.get('/etc/kubernetes/manifests/kube-apiserver.yaml')?.kind === 'file' ||
+    obs.files.get('/var/snap/k8s/common/args/kube-apiserver')?.kind === 'file'
+      ? ['control-plane', 'node']
+      : ['node'];
+  return {
+    name: obs.input.nodeName,
+    distribution: ctx.kubelet.layout,
+    roles,
+    kubeletVersion: obs.kubeletVersion ? obs.kubeletVersion.raw : 'unknown',
+    kubeletVersionSource: obs.kubeletVersion?.source ?? null,
+    nodeIp: ctx.nodeIp.value,
+    nodeIpSource: ctx.nodeIp.source,
+    kernel: obs.kernelRelease ?? 'unknown',
+    lsm: obs.lsm,
+  };
+}
+
+export function findingsOf(node: LoadedNode): Finding[] {
+  return node.evaluated.map((rule) => rule.evaluation.finding);
+}
+
+export function auditJson(node: LoadedNode): string {
+  const results = findingsOf(node);
+  return `${JSON.stringify({ node: nodeInfo(node), results, summary: summarize(results) }, null, 2)}\n`;
+}
+
+function truncate(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+/** A fixed-width table for terminals: status, rule, actual → expected, and the deciding file. */
+export function auditTable(node: LoadedNode): string {
+  const findings = findingsOf(node);
+  const info = nodeInfo(node);
+  const lines = [
+    `Node ${info.name}: ${info.distribution}, kubelet ${info.kubeletVersion}, kernel ${info.kernel}, node IP ${info.nodeIp ?? 'unknown'}`,
+    '',
+    `${'STATUS'.padEnd(8)}${'RULE'.padEnd(42)}${'ACTUAL'.padEnd(34)}EXPECTED`,
+  ];
+  for (const finding of findings) {
+    lines.push(
+      `${finding.status.toUpperCase().padEnd(8)}${finding.id.padEnd(42)}${truncate(finding.actual || '-', 32).padEnd(34)}${truncate(finding.expected || '-', 60)}`,
+    );
+    if (finding.status !== 'pass' && (finding.source || finding.message)) {
+      if (finding.source) lines.push(`${''.padEnd(8)}  source: ${finding.source}`);
+      if (finding.message) lines.push(`${''.padEnd(8)}  ${finding.message}`);
+    }
+  }
+  const summary = summarize(findings);
+  lines.push('', `${summary.pass} pass, ${summary.fail} fail, ${summary.unknown} unknown, ${summary.skip} skip`);
+  return `${lines.join('\n')}\n`;
+}
+
+function xml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** JUnit XML for CI dashboards: fail = failure, unknown = error, skip = skipped. */
+export function auditJunit(node: LoadedNode): string {
+  const findings = findingsOf(node);
+  const summary = summarize(findings);
+  const cases = findings.map((finding) => {
+    const head = `  <testcase classname="kube-harden.${xml(finding.id.split('.')[0] ?? '')}" name="${xml(finding.id)}">`;
+    const detail = xml(`expected ${finding.expected}; actual ${finding.actual}; source ${finding.source ?? '-'}; ${finding.message}`);
+    if (finding.status === 'fail') return `${head}<failure message="${xml(finding.title)}">${detail}</failure></testcase>`;
+    if (finding.status === 'unknown') return `${head}<error message="unknown">${detail}</error></testcase>`;
+    if (finding.status === 'skip') return `${head}<skipped message="${xml(finding.message)}"/></testcase>`;
+    return `${head}</testcase>`;
+  });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="kube-harden" tests="${findings.length}" failures="${summary.fail}" errors="${summary.unknown}" skipped="${summary.skip}">\n${cases.join('\n')}\n</testsuite>\n`;
+}
+
+function octal(mode: number): string {
+  return mode.toString(8).padStart(4, '0');
+}
+
+/** The diff text of one change (files: unified diff; modes, owners, sysctls: a two-line diff). */
+export function changeDiff(change: PlannedChange): string {
+  switch (change.action) {
+    case 'write':
+      return unifiedDiff(change.path, change.before, change.after);
+    case 'chmod':
+      return `--- a${change.path} (mode)\n+++ b${change.path} (mode)\n-${octal(change.before)}\n+${octal(change.after)}\n`;
+    case 'chown':
+      return `--- a${change.path} (owner)\n+++ b${change.path} (owner)\n-${change.before.uid}:${change.before.gid}\n+${change.after.uid}:${change.after.gid}\n`;
+    case 'sysctl':
+      return `--- a${change.path} (live)\n+++ b${change.path} (live)\n-${change.before}\n+${change.after}\n`;
+  }
+}
+
+export function planJson(plan: Plan): object {
+  return {
+    changes: plan.changes.map((change) => ({ path: change.path, action: change.action, rules: change.rules, diff: changeDiff(change) })),
+    restarts: plan.restarts.map((restart) => ({ service: restart.service, reason: restart.reason, disruption: restart.disruption })),
+    blocked: plan.blocked,
+  };
+}
+
+export function planDiff(plan: Plan): string {
+  const parts: string[] = [];
+  for (const change of plan.changes) parts.push(`# ${change.action} ${change.path} (${change.rules.join(', ')})\n${changeDiff(change)}`);
+  if (plan.changes.length === 0) parts.push('# no changes: the node matches the policy for every rule kube-harden can fix\n');
+  for (const restart of plan.restarts) parts.push(`# restart ${restart.service}: ${restart.reason}\n`);
+  for (const blocked of plan.blocked) parts.push(`# blocked ${blocked.id}: ${blocked.reason}\n`);
+  return parts.join('');
+}
+
+export function applyJson(result: ApplyResult): string {
+  const plan = {
+    changes: result.changes.map((entry) => ({
+      path: entry.change.path,
+      action: entry.change.action,
+      rules: entry.change.rules,
+      diff: changeDiff(entry.change),
+      result: entry.result,
+      ...(entry.error ? { error: entry.error } : {}),
+    })),
+    restarts: result.restarts,
+    blocked: result.blocked,
+    backupId: result.backupId,
+    ok: result.ok,
+  };
+  return `${JSON.stringify(plan, null, 2)}\n`;
+}
+
+export function applyTable(result: ApplyResult): string {
+  const lines = [`${'RESULT'.padEnd(13)}${'ACTION'.padEnd(8)}PATH`];
+  for (const entry of result.changes) {
+    lines.push(`${entry.result.padEnd(13)}${entry.change.action.padEnd(8)}${entry.change.path}  (${entry.change.rules.join(', ')})`);
+    if (entry.error) lines.push(`${''.padEnd(21)}${entry.error}`);
+  }
+  if (result.changes.length === 0) lines.push('(nothing to change)');
+  for (const restart of result.restarts)
+    lines.push(
+      `restart ${restart.service}: ${restart.result}${restart.result === 'pending' ? ' (--no-restart: restart it to load the new settings)' : ''}${restart.error ? `: ${restart.error}` : ''}`,
+    );
+  for (const blocked of result.blocked) lines.push(`blocked ${blocked.id}: ${blocked.reason}`);
+  if (result.backupId) lines.push(`backup: /var/lib/kube-harden/backups/${result.backupId} (undo with: kube-harden rollback)`);
+  return `${lines.join('\n')}\n`;
+}

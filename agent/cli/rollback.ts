@@ -1,0 +1,90 @@
+import { BackupStore, type Journal } from '../host/backups.js';
+import { HostFs } from '../host/host-fs.js';
+import { HostRoot } from '../host/host-root.js';
+import { EXIT, InputError, UsageError, commonOptions, parseCommand } from './common.js';
+import type { Command } from './command.js';
+
+function describe(journal: Journal): string {
+  const files = new Set(journal.entries.map((entry) => (entry.type === 'sysctl' ? entry.key : entry.path)));
+  return `${journal.id}  ${journal.state.padEnd(12)}${journal.createdAt}  ${files.size} item(s)  rules: ${journal.rules.join(', ') || '-'}`;
+}
+
+export const rollbackCommand: Command = {
+  name: 'rollback',
+  summary: 'undo an apply byte for byte (files, created files, modes, live sysctls)',
+  help: `Usage: kube-harden rollback [--host-root DIR] [--list | --to ID] [--no-restart]
+
+Without options, undoes the most recent apply that was not already rolled back. Every file is restored
+byte for byte with its mode and owner, files the apply created are removed, and live sysctl values are
+written back. Then the services that apply changed are restarted (unless --no-restart).
+
+  --list                 list the backups (newest last) and exit
+  --to ID                undo every apply from ID onwards, newest first: the node returns to its state
+                         before apply ID
+  --no-restart           restore files only; restart the services yourself
+
+Backups live in <host-root>/var/lib/kube-harden/backups/ and are pruned by the policy's backups.retain.
+
+Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation or no such backup.`,
+  async run(argv, deps) {
+    const { values } = parseCommand(argv, { list: { type: 'boolean' }, to: { type: 'string' }, 'no-restart': { type: 'boolean' } });
+    if (values.help) {
+      deps.stdout(`${this.help}\n`);
+      return EXIT.ok;
+    }
+    if (values.list && values.to) throw new UsageError('--list and --to cannot be combined');
+    const common = commonOptions(values, deps.env);
+    let root: HostRoot;
+    try {
+      root = await HostRoot.open(common.hostRoot);
+    } catch {
+      throw new InputError(`--host-root ${common.hostRoot} cannot be opened`);
+    }
+    const backups = new BackupStore(new HostFs(root), deps.now);
+    const journals = await backups.list();
+    if (values.list) {
+      deps.stdout(journals.length === 0 ? 'no backups\n' : `${journals.map(describe).join('\n')}\n`);
+      return EXIT.ok;
+    }
+    const undoable = journals.filter((journal) => journal.state !== 'rolled-back' && journal.state !== 'in-progress');
+    let targets: Journal[];
+    if (values.to) {
+      if (!journals.some((journal) => journal.id === values.to)) throw new InputError(`no backup with id ${values.to} (see --list)`);
+      targets = undoable.filter((journal) => journal.id >= values.to!).reverse();
+    } else targets = undoable.slice(-1);
+    if (targets.length === 0) throw new InputError('nothing to roll back (no apply backups left, see --list)');
+
+    let ok = true;
+    const services = new Set<string>();
+    for (const journal of targets) {
+      try {
+        const restored = await backups.restore(journal);
+        journal.state = 'rolled-back';
+        await backups.save(journal);
+        journal.services.forEach((service) => services.add(service));
+        deps.stdout(`rolled back ${journal.id}: ${restored.length} item(s) restored\n`);
+      } catch (error) {
+        ok = false;
+        deps.stderr(`rollback of ${journal.id} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        break;
+      }
+    }
+    const manager = deps.services(common.hostRoot);
+    for (const service of services) {
+      if (values['no-restart']) {
+        deps.stdout(`restart ${service}: pending (--no-restart)\n`);
+        continue;
+      }
+      try {
+        await manager.restart(service);
+        const healthy = await deps.health(service).waitHealthy(120_000);
+        deps.stdout(`restart ${service}: ${healthy ? 'healthy' : 'NOT healthy within 120s'}\n`);
+        ok &&= healthy;
+      } catch (error) {
+        ok = false;
+        deps.stderr(`restart ${service} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+    }
+    return ok ? EXIT.ok : EXIT.findings;
+  },
+};

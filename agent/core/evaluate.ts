@@ -1,0 +1,34 @@
+import type { Observation, Targets } from './observation.js';
+import type { EvaluatedRule } from './planner.js';
+import { ruleEnabled } from './policy.js';
+import type { Rule, RuleContext } from './rule.js';
+
+/** Runs every rule; a rule disabled by policy is reported `skip`. A throwing rule is `unknown`, never pass. */
+export function evaluateRules<C extends RuleContext>(rules: readonly Rule<C>[], ctx: C): EvaluatedRule[] {
+  return rules.map((rule): EvaluatedRule => {
+    const { meta } = rule;
+    const base = { id: meta.id, title: meta.title, cis: meta.cis, expected: '', actual: '', source: null, remediable: false };
+    if (!ruleEnabled(ctx.policy, meta.id)) return { meta, evaluation: { finding: { ...base, status: 'skip', message: 'disabled by policy' } } };
+    try {
+      return { meta, evaluation: rule.evaluate(ctx) };
+    } catch (error) {
+      // A bug in one rule must not hide the others or pass silently.
+      const message = `internal error while evaluating: ${error instanceof Error ? error.message : String(error)}`;
+      return { meta, evaluation: { finding: { ...base, status: 'unknown', message } } };
+    }
+  });
+}
+
+/** Union of every rule's targets for the observation read so far. */
+export function collectTargets(rules: readonly Rule<RuleContext>[] | readonly Rule<never>[], obs: Observation): Required<Targets> {
+  const files = new Set<string>();
+  const dirs = new Set<string>();
+  const sysctls = new Set<string>();
+  for (const rule of rules as readonly { targets(obs: Observation): Targets }[]) {
+    const targets = rule.targets(obs);
+    targets.files?.forEach((path) => files.add(path));
+    targets.dirs?.forEach((path) => dirs.add(path));
+    targets.sysctls?.forEach((key) => sysctls.add(key));
+  }
+  return { files: [...files], dirs: [...dirs], sysctls: [...sysctls] };
+}

@@ -1,0 +1,84 @@
+/**
+ * The immutable snapshot of a node that every rule judges. Produced by host/observe.ts, the only code
+ * that reads the host; everything downstream is pure.
+ */
+
+/** A host file as read through the host root. Paths are host paths (`/var/lib/kubelet/config.yaml`). */
+export type FileState =
+  | {
+      readonly kind: 'file';
+      readonly path: string;
+      readonly content: string;
+      readonly mode: number;
+      readonly uid: number;
+      readonly gid: number;
+    }
+  | { readonly kind: 'missing'; readonly path: string }
+  | { readonly kind: 'error'; readonly path: string; readonly error: string };
+
+/** A directory listing (names only, sorted), or why it could not be listed. */
+export type DirState =
+  | { readonly kind: 'dir'; readonly path: string; readonly entries: readonly string[] }
+  | { readonly kind: 'missing'; readonly path: string }
+  | { readonly kind: 'error'; readonly path: string; readonly error: string };
+
+/** A live kernel parameter from `/proc/sys`. */
+export type SysctlState =
+  { readonly kind: 'value'; readonly key: string; readonly value: string } | { readonly kind: 'error'; readonly key: string; readonly error: string };
+
+/** A version such as kubelet `v1.31.4`, with where it was learnt. */
+export interface VersionFact {
+  readonly major: number;
+  readonly minor: number;
+  readonly patch: number;
+  readonly raw: string;
+  readonly source: string;
+}
+
+/** The running kubelet, when the host's /proc shows one (hostPID). */
+export interface RunningProcess {
+  readonly pid: number;
+  readonly argv: readonly string[];
+}
+
+/** Linux security module state (DESIGN §3 `node.lsm`). */
+export interface LsmFacts {
+  readonly apparmor: 'enabled' | 'disabled' | 'unknown';
+  readonly selinux: 'enforcing' | 'permissive' | 'disabled' | 'unknown';
+}
+
+/** Facts given on the command line or environment; they win over detection. */
+export interface OperatorInput {
+  readonly nodeName: string;
+  readonly nodeIp: string | null;
+  readonly nodeIpSource: string | null;
+  readonly kubeletVersion: string | null;
+}
+
+/** Everything the rules may look at. */
+export interface Observation {
+  readonly files: ReadonlyMap<string, FileState>;
+  readonly dirs: ReadonlyMap<string, DirState>;
+  readonly sysctls: ReadonlyMap<string, SysctlState>;
+  readonly kubeletProcess: RunningProcess | null;
+  readonly kubeletVersion: VersionFact | null;
+  readonly kernelRelease: string | null;
+  readonly lsm: LsmFacts;
+  readonly input: OperatorInput;
+}
+
+/** What a rule needs read from the host. */
+export interface Targets {
+  readonly files?: readonly string[];
+  readonly dirs?: readonly string[];
+  readonly sysctls?: readonly string[];
+}
+
+export function fileState(obs: Pick<Observation, 'files'>, path: string): FileState {
+  return obs.files.get(path) ?? { kind: 'error', path, error: 'not observed (internal: missing target)' };
+}
+
+export function dirEntries(obs: Pick<Observation, 'dirs'>, path: string): readonly string[] {
+  const dir = obs.dirs.get(path);
+  return dir?.kind === 'dir' ? dir.entries : [];
+}

@@ -1,0 +1,69 @@
+import type { Disruption } from './finding.js';
+
+/** Fields every planned change carries. `stage` orders dependent changes (lower first). */
+interface ChangeBase {
+  readonly path: string;
+  readonly rules: readonly string[];
+  readonly stage: number;
+}
+
+/** Replace (or create) a file with whole new contents, atomically. */
+export interface WriteChange extends ChangeBase {
+  readonly action: 'write';
+  readonly before: string | null;
+  readonly after: string;
+  /** Mode for a created file; null when the file exists and keeps its mode. */
+  readonly createMode: number | null;
+}
+
+export interface ChmodChange extends ChangeBase {
+  readonly action: 'chmod';
+  readonly before: number;
+  readonly after: number;
+}
+
+export interface ChownChange extends ChangeBase {
+  readonly action: 'chown';
+  readonly before: { readonly uid: number; readonly gid: number };
+  readonly after: { readonly uid: number; readonly gid: number };
+}
+
+/** A live kernel parameter, written in place under /proc/sys (`path` is that file). */
+export interface SysctlChange extends ChangeBase {
+  readonly action: 'sysctl';
+  readonly key: string;
+  readonly before: string;
+  readonly after: string;
+}
+
+export type PlannedChange = WriteChange | ChmodChange | ChownChange | SysctlChange;
+
+/** A service restart (or reload) the plan needs once its changes are written. */
+export interface PlannedRestart {
+  readonly service: string;
+  readonly disruption: Disruption;
+  readonly reason: string;
+  readonly rules: readonly string[];
+}
+
+/** A failing rule the plan does not fix, and why. */
+export interface BlockedRule {
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** The pure result of planning (DESIGN §1 "plan"). Empty when the node is compliant. */
+export interface Plan {
+  readonly changes: readonly PlannedChange[];
+  readonly restarts: readonly PlannedRestart[];
+  readonly blocked: readonly BlockedRule[];
+}
+
+export function isEmptyPlan(plan: Plan): boolean {
+  return plan.changes.length === 0 && plan.restarts.length === 0;
+}
+
+/** Host path of a sysctl key (`vm.overcommit_memory` → `/proc/sys/vm/overcommit_memory`). */
+export function sysctlPath(key: string): string {
+  return `/proc/sys/${key.replace(/\./g, '/')}`;
+}

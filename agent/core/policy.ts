@@ -1,0 +1,226 @@
+import { parseDocument } from 'yaml';
+
+/** `audit` only reports; `enforce` lets `apply` and the daemon change the node. */
+export type PolicyMode = 'audit' | 'enforce';
+
+/** One rule's policy entry after defaults were applied. */
+export interface RuleSetting {
+  readonly enabled: boolean;
+  /** The rule's value (validated by its spec), or undefined for rules without a value. */
+  readonly value: unknown;
+}
+
+/** A time-boxed exception for workload rules (DESIGN §6). */
+export interface Exemption {
+  readonly rule: string;
+  readonly namespaces: readonly string[];
+  readonly reason: string;
+  readonly expires: string | null;
+}
+
+/** The hardening policy in force (DESIGN §6). */
+export interface Policy {
+  readonly mode: PolicyMode;
+  readonly rules: ReadonlyMap<string, RuleSetting>;
+  readonly exemptions: readonly Exemption[];
+  readonly restarts: { readonly maxConcurrent: number; readonly healthTimeoutSeconds: number };
+  readonly drift: { readonly enabled: boolean; readonly resyncSeconds: number };
+  /** How many apply backups to keep under /var/lib/kube-harden/backups (they hold secrets). */
+  readonly backups: { readonly retain: number };
+}
+
+/** How a rule's `value` is defaulted and checked. Rules without a value have no `value` spec. */
+export interface RuleValueSpec {
+  readonly id: string;
+  readonly value?: {
+    readonly default: unknown;
+    /** Returns an error text, or null when the value is acceptable. */
+    readonly validate: (value: unknown) => string | null;
+    readonly describe: string;
+  };
+}
+
+export const POLICY_API_VERSION = 'kube-harden.io/v1alpha1';
+export const POLICY_KIND = 'HardeningPolicy';
+
+/** The built-in policy: enforce, every rule on with its default value. */
+export function defaultPolicy(specs: readonly RuleValueSpec[]): Policy {
+  const rules = new Map<string, RuleSetting>();
+  for (const spec of specs) rules.set(spec.id, { enabled: true, value: spec.value?.default });
+  return {
+    mode: 'enforce',
+    rules,
+    exemptions: [],
+    restarts: { maxConcurrent: 1, healthTimeoutSeconds: 120 },
+    drift: { enabled: true, resyncSeconds: 300 },
+    backups: { retain: 10 },
+  };
+}
+
+/** Result of parsing a policy file: the policy, or every problem found (never just the first). */
+export type PolicyParseResult = { readonly ok: true; readonly policy: Policy } | { readonly ok: false; readonly errors: readonly string[] };
+
+const TOP_LEVEL_KEYS = new Set(['apiVersion', 'kind', 'metadata', 'mode', 'rules', 'exemptions', 'restarts', 'drift', 'backups']);
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isRecord(value: unknown): value is Record<string, Json> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function positiveInteger(value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0;
+}
+
+/**
+ * Parses and validates a HardeningPolicy. `file` is used in messages only. Every problem is collected so
+ * an operator fixes the policy in one round.
+ */
+export function parsePolicy(text: string, file: string, specs: readonly RuleValueSpec[]): PolicyParseResult {
+  const errors: string[] = [];
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  for (const error of doc.errors) {
+    const line = error.linePos?.[0]?.line;
+    errors.push(`${file}${line ? `:${line}` : ''}: ${error.message.split('\n')[0]}`);
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  const raw: unknown = doc.toJS();
+  if (!isRecord(raw)) return { ok: false, errors: [`${file}: a policy must be a YAML mapping`] };
+
+  const base = defaultPolicy(specs);
+  for (const key of Object.keys(raw)) if (!TOP_LEVEL_KEYS.has(key)) errors.push(`${file}: unknown field "${key}"`);
+  if (raw.apiVersion !== POLICY_API_VERSION) errors.push(`${file}: apiVersion must be "${POLICY_API_VERSION}"`);
+  if (raw.kind !== POLICY_KIND) errors.push(`${file}: kind must be "${POLICY_KIND}"`);
+
+  let mode: PolicyMode = base.mode;
+  if (raw.mode !== undefined) {
+    if (raw.mode === 'audit' || raw.mode === 'enforce') mode = raw.mode;
+    else errors.push(`${file}: mode must be "audit" or "enforce"`);
+  }
+
+  const rules = new Map(base.rules);
+  const specById = new Map(specs.map((spec) => [spec.id, spec]));
+  if (raw.rules !== undefined && raw.rules !== null) {
+    if (!isRecord(raw.rules)) errors.push(`${file}: rules must be a mapping of rule ID to settings`);
+    else
+      for (const [id, entry] of Object.entries(raw.rules)) {
+        const spec = specById.get(id);
+        if (!spec) {
+          errors.push(`${file}: rules.${id}: unknown rule ID`);
+          continue;
+        }
+        const parsed = parseRuleEntry(entry, spec, `${file}: rules.${id}`, errors);
+        if (parsed) rules.set(id, parsed);
+      }
+  }
+
+  const exemptions = parseExemptions(raw.exemptions, specById, file, errors);
+  const restarts = { ...base.restarts };
+  if (raw.restarts !== undefined) {
+    if (!isRecord(raw.restarts)) errors.push(`${file}: restarts must be a mapping`);
+    else {
+      if (raw.restarts.maxConcurrent !== undefined) {
+        if (positiveInteger(raw.restarts.maxConcurrent)) restarts.maxConcurrent = raw.restarts.maxConcurrent as number;
+        else errors.push(`${file}: restarts.maxConcurrent must be a positive integer`);
+      }
+      if (raw.restarts.healthTimeoutSeconds !== undefined) {
+        if (positiveInteger(raw.restarts.healthTimeoutSeconds)) restarts.healthTimeoutSeconds = raw.restarts.healthTimeoutSeconds as number;
+        else errors.push(`${file}: restarts.healthTimeoutSeconds must be a positive integer`);
+      }
+    }
+  }
+  const drift = { ...base.drift };
+  if (raw.drift !== undefined) {
+    if (!isRecord(raw.drift)) errors.push(`${file}: drift must be a mapping`);
+    else {
+      if (raw.drift.enabled !== undefined) {
+        if (typeof raw.drift.enabled === 'boolean') drift.enabled = raw.drift.enabled;
+        else errors.push(`${file}: drift.enabled must be true or false`);
+      }
+      if (raw.drift.resyncSeconds !== undefined) {
+        if (positiveInteger(raw.drift.resyncSeconds)) drift.resyncSeconds = raw.drift.resyncSeconds as number;
+        else errors.push(`${file}: drift.resyncSeconds must be a positive integer`);
+      }
+    }
+  }
+  const backups = { ...base.backups };
+  if (raw.backups !== undefined) {
+    if (isRecord(raw.backups) && positiveInteger(raw.backups.retain)) backups.retain = raw.backups.retain as number;
+    else errors.push(`${file}: backups.retain must be a positive integer`);
+  }
+
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, policy: { mode, rules, exemptions, restarts, drift, backups } };
+}
+
+function parseRuleEntry(entry: unknown, spec: RuleValueSpec, where: string, errors: string[]): RuleSetting | null {
+  if (!isRecord(entry)) {
+    errors.push(`${where}: must be a mapping such as { enabled: false } or { value: ... }`);
+    return null;
+  }
+  let ok = true;
+  for (const key of Object.keys(entry))
+    if (key !== 'enabled' && key !== 'value') {
+      errors.push(`${where}: unknown field "${key}" (expected enabled, value)`);
+      ok = false;
+    }
+  let enabled = true;
+  if (entry.enabled !== undefined) {
+    if (typeof entry.enabled === 'boolean') enabled = entry.enabled;
+    else {
+      errors.push(`${where}.enabled: must be true or false`);
+      ok = false;
+    }
+  }
+  let value = spec.value?.default;
+  if (entry.value !== undefined) {
+    if (!spec.value) {
+      errors.push(`${where}.value: this rule takes no value`);
+      ok = false;
+    } else {
+      const problem = spec.value.validate(entry.value);
+      if (problem) {
+        errors.push(`${where}.value: ${problem} (expected ${spec.value.describe})`);
+        ok = false;
+      } else value = entry.value;
+    }
+  }
+  return ok ? { enabled, value } : null;
+}
+
+function parseExemptions(raw: unknown, specs: ReadonlyMap<string, RuleValueSpec>, file: string, errors: string[]): Exemption[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    errors.push(`${file}: exemptions must be a list`);
+    return [];
+  }
+  const exemptions: Exemption[] = [];
+  raw.forEach((item: unknown, index) => {
+    const where = `${file}: exemptions[${index}]`;
+    if (!isRecord(item)) {
+      errors.push(`${where}: must be a mapping`);
+      return;
+    }
+    const rule = item.rule;
+    if (typeof rule !== 'string' || !specs.has(rule)) errors.push(`${where}.rule: must name a known rule ID`);
+    if (typeof item.reason !== 'string' || item.reason.trim() === '') errors.push(`${where}.reason: required`);
+    const namespaces = item.namespaces ?? [];
+    if (!Array.isArray(namespaces) || !namespaces.every((ns) => typeof ns === 'string'))
+      errors.push(`${where}.namespaces: must be a list of namespace names`);
+    // YAML turns an unquoted 2027-01-01 into a string in the core schema; accept only ISO dates.
+    const expires = item.expires === undefined || item.expires === null ? null : String(item.expires);
+    if (expires !== null && !/^\d{4}-\d{2}-\d{2}$/.test(expires)) errors.push(`${where}.expires: must be a date YYYY-MM-DD`);
+    if (typeof rule === 'string' && typeof item.reason === 'string' && Array.isArray(namespaces))
+      exemptions.push({ rule, namespaces: namespaces as string[], reason: item.reason, expires });
+  });
+  return exemptions;
+}
+
+/** The policy value of a rule (its default when the policy does not set one). */
+export function ruleValue<T>(policy: Policy, id: string): T {
+  return policy.rules.get(id)?.value as T;
+}
+
+export function ruleEnabled(policy: Policy, id: string): boolean {
+  return policy.rules.get(id)?.enabled ?? true;
+}

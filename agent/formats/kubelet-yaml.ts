@@ -1,0 +1,101 @@
+import { isMap, isScalar, isSeq, parseDocument, type Document, type ToStringOptions, type YAMLMap } from 'yaml';
+import { FormatError } from './env-file.js';
+
+/**
+ * KubeletConfiguration files (config.yaml and `--config-dir` drop-ins), edited through the `yaml`
+ * Document API so comments, key order and fields the agent does not own survive an edit.
+ */
+
+export const KUBELET_CONFIG_KIND = 'KubeletConfiguration';
+
+export interface ParsedKubeletConfig {
+  readonly doc: Document;
+}
+
+/**
+ * Parses a kubelet config. Duplicate keys are an error (the kubelet's strict decoder rejects them and
+ * its lenient fallback keeps an arbitrary one), as is anything but a mapping or another `kind`.
+ */
+export function parseKubeletConfig(text: string): ParsedKubeletConfig {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, keepSourceTokens: false });
+  const error = doc.errors[0];
+  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (doc.contents !== null && !isMap(doc.contents)) throw new FormatError('a KubeletConfiguration must be a YAML mapping', 1);
+  const kind = doc.get('kind');
+  if (kind !== undefined && kind !== KUBELET_CONFIG_KIND) throw new FormatError(`kind is "${String(kind)}", expected ${KUBELET_CONFIG_KIND}`);
+  return { doc };
+}
+
+/** The value at `path` as plain JS (undefined when absent). */
+export function getConfigValue(config: ParsedKubeletConfig, path: readonly string[]): unknown {
+  const node = config.doc.getIn(path, true);
+  if (node === undefined || node === null) return undefined;
+  return typeof node === 'object' && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : node;
+}
+
+/** Serialization options that reproduce the file's own list style (kubeadm writes `- x` unindented). */
+function styleOf(text: string): ToStringOptions {
+  const unindentedSeq = /^([ \t]*)[A-Za-z0-9_"']+:[ \t]*\r?\n\1- /m.test(text);
+  const indentedSeq = /^([ \t]*)[A-Za-z0-9_"']+:[ \t]*\r?\n\1[ \t]+- /m.test(text);
+  return { indentSeq: indentedSeq || !unindentedSeq, lineWidth: 0, minContentWidth: 0 };
+}
+
+function render(doc: Document, original: string): string {
+  const out = doc.toString(styleOf(original));
+  return original.includes('\r\n') ? out.replace(/\r?\n/g, '\r\n') : out;
+}
+
+/** Returns `text` with `path` set to `value` (intermediate mappings are created). */
+export function setConfigValue(text: string, path: readonly string[], value: unknown): string {
+  const { doc } = parseKubeletConfig(text);
+  if (doc.contents === null) doc.contents = doc.createNode({});
+  for (let depth = 1; depth < path.length; depth++) {
+    const parent = doc.getIn(path.slice(0, depth), true);
+    if (parent !== undefined && parent !== null && !isMap(parent)) throw new FormatError(`${path.slice(0, depth).join('.')} is not a mapping`);
+  }
+  const existing = doc.getIn(path, true);
+  const node = doc.createNode(value);
+  // A list written where a flow list stood keeps the flow style ([a, b]) so the diff stays small.
+  if (isSeq(existing) && isSeq(node) && existing.flow) node.flow = true;
+  // Remember which maps along the path were sorted, so a key added to them lands in sorted position
+  // (kubeadm writes config.yaml with sorted keys; an appended key would make a noisy diff).
+  const sortedBefore = path.map((_key, depth) => {
+    const map = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    return isMap(map) && isSortedMap(map);
+  });
+  doc.setIn(path, node);
+  path.forEach((key, depth) => {
+    const map = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (sortedBefore[depth] && isMap(map)) placeSorted(map, key);
+  });
+  return render(doc, text);
+}
+
+function keyText(item: YAMLMap['items'][number]): string {
+  return isScalar(item.key) ? String(item.key.value) : String(item.key);
+}
+
+/** Mostly sorted: an admin may have added a key out of order to kubeadm's sorted file. */
+function isSortedMap(map: YAMLMap): boolean {
+  const keys = map.items.map(keyText);
+  if (keys.length < 2) return false;
+  const ordered = keys.filter((key, index) => index > 0 && keys[index - 1]! <= key).length;
+  return ordered >= 0.8 * (keys.length - 1);
+}
+
+/** Moves `key` to its sorted position when it is the last item (i.e. was just appended). */
+function placeSorted(map: YAMLMap, key: string): void {
+  const last = map.items[map.items.length - 1];
+  if (!last || keyText(last) !== key) return;
+  map.items.pop();
+  const index = map.items.findIndex((item) => keyText(item) > key);
+  map.items.splice(index === -1 ? map.items.length : index, 0, last);
+}
+
+/** Returns `text` without `path`; unchanged when absent. Empty parent mappings are left in place. */
+export function deleteConfigValue(text: string, path: readonly string[]): string {
+  const { doc } = parseKubeletConfig(text);
+  if (!doc.hasIn(path)) return text;
+  doc.deleteIn(path);
+  return render(doc, text);
+}

@@ -1,0 +1,97 @@
+import type { LsmFacts, RunningProcess, VersionFact } from '../core/observation.js';
+import { formatVersion, parseVersion } from '../core/version.js';
+import type { CommandRunner } from './commands.js';
+import type { HostFs } from './host-fs.js';
+
+/** Reads one small procfs/sysfs value; null when absent or unreadable. */
+async function readValue(fs: HostFs, hostPath: string): Promise<string | null> {
+  const state = await fs.readFile(hostPath);
+  return state.kind === 'file' ? state.content.trim() : null;
+}
+
+/** The host kernel release (the container shares the host kernel). */
+export async function kernelRelease(fs: HostFs): Promise<string | null> {
+  return readValue(fs, '/proc/sys/kernel/osrelease');
+}
+
+/** AppArmor and SELinux state as the host's sysfs shows it (KUBERNETES-FACTS.md §11). */
+export async function lsmFacts(fs: HostFs): Promise<LsmFacts> {
+  const apparmorState = await fs.readFile('/sys/module/apparmor/parameters/enabled');
+  const apparmor =
+    apparmorState.kind === 'file'
+      ? apparmorState.content.trim() === 'Y'
+        ? 'enabled'
+        : 'disabled'
+      : apparmorState.kind === 'missing'
+        ? 'disabled'
+        : 'unknown';
+  const enforce = await fs.readFile('/sys/fs/selinux/enforce');
+  const selinux =
+    enforce.kind === 'file'
+      ? enforce.content.trim() === '1'
+        ? 'enforcing'
+        : enforce.content.trim() === '0'
+          ? 'permissive'
+          : 'unknown'
+      : enforce.kind === 'missing'
+        ? 'disabled'
+        : 'unknown';
+  return { apparmor, selinux };
+}
+
+/**
+ * The running kubelet, found in the host's /proc (the DaemonSet runs with hostPID). Reads only
+ * `cmdline` files; a kernel thread or a vanished process is skipped.
+ */
+export async function findKubeletProcess(fs: HostFs): Promise<RunningProcess | null> {
+  const proc = await fs.listDir('/proc');
+  if (proc.kind !== 'dir') return null;
+  for (const entry of proc.entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let bytes: Buffer | null;
+    try {
+      bytes = await fs.readBytes(`/proc/${entry}/cmdline`);
+    } catch {
+      continue;
+    }
+    if (!bytes || bytes.length === 0) continue;
+    const argv = bytes
+      .toString('utf8')
+      .split('\0')
+      .filter((arg, index, all) => arg !== '' || index < all.length - 1);
+    const program = argv[0]?.split('/').pop();
+    if (program === 'kubelet') return { pid: Number(entry), argv };
+  }
+  return null;
+}
+
+/**
+ * The kubelet version: `--kubelet-version` when given; else `kubelet --version` of the running
+ * kubelet's binary or of the layout's known binaries (`binaries`), executed from the host root.
+ * Null means unknown: version-gated changes are then not made.
+ */
+export async function detectKubeletVersion(
+  fs: HostFs,
+  runner: CommandRunner,
+  given: string | null,
+  running: RunningProcess | null,
+  binaries: readonly string[],
+): Promise<VersionFact | null> {
+  if (given) {
+    const version = parseVersion(given);
+    return version ? { ...version, raw: given, source: '--kubelet-version' } : null;
+  }
+  const candidates = [running?.argv[0]?.startsWith('/') ? running.argv[0] : null, ...binaries].filter((path): path is string => !!path);
+  for (const candidate of [...new Set(candidates)]) {
+    if (!(await fs.exists(candidate))) continue;
+    try {
+      const real = await fs.hostRoot.resolve(candidate);
+      const result = await runner.run([real, '--version'], { timeoutMs: 10_000 });
+      const version = result.exitCode === 0 ? parseVersion(result.stdout) : null;
+      if (version) return { ...version, raw: formatVersion(version), source: `${candidate} --version` };
+    } catch {
+      // not executable here: try the next candidate
+    }
+  }
+  return null;
+}

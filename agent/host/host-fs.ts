@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, chown, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { DirState, FileState } from '../core/observation.js';
+import type { HostRoot } from './host-root.js';
+
+/** Files larger than this are not read as configuration (a guard against junk and devices). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+function errorText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'is a symbolic link (refused)';
+  if (code === 'EISDIR') return 'is a directory, expected a file';
+  if (code === 'ENOTDIR') return 'a parent is not a directory';
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await handle.sync();
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * All file IO on the host goes through here: reads never follow a final symlink that the resolver did
+ * not already resolve (O_NOFOLLOW), writes are atomic (dot-prefixed temp file in the target directory,
+ * mode and owner before data, fsync, rename, fsync of the directory).
+ */
+export class HostFs {
+  constructor(readonly hostRoot: HostRoot) {}
+
+  async readFile(hostPath: string): Promise<FileState> {
+    let handle: FileHandle | undefined;
+    try {
+      const real = await this.hostRoot.resolve(hostPath);
+      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const info = await handle.stat();
+      if (info.isDirectory()) return { kind: 'error', path: hostPath, error: 'is a directory, expected a file' };
+      if (!info.isFile()) return { kind: 'error', path: hostPath, error: 'is not a regular file' };
+      if (info.size > MAX_CONFIG_BYTES) return { kind: 'error', path: hostPath, error: `is larger than ${MAX_CONFIG_BYTES} bytes` };
+      const buffer = await handle.readFile();
+      if (buffer.includes(0)) return { kind: 'error', path: hostPath, error: 'is not a text file (contains NUL bytes)' };
+      const content = buffer.toString('utf8');
+      if (content.includes('\uFFFD') && !Buffer.from(content, 'utf8').equals(buffer))
+        return { kind: 'error', path: hostPath, error: 'is not valid UTF-8' };
+      return { kind: 'file', path: hostPath, content, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', path: hostPath };
+      return { kind: 'error', path: hostPath, error: errorText(error) };
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  /** Reads a file as raw bytes (backups, binaries); null when missing. */
+  async readBytes(hostPath: string): Promise<Buffer | null> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(await this.hostRoot.resolve(hostPath), constants.O_RDONLY | constants.O_NOFOLLOW);
+      return await handle.readFile();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  async listDir(hostPath: string): Promise<DirState> {
+    try {
+      const entries = await readdir(await this.hostRoot.resolve(hostPath));
+      return { kind: 'dir', path: hostPath, entries: entries.sort() };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { kind: 'missing', path: hostPath };
+      return { kind: 'error', path: hostPath, error: code === 'ENOTDIR' ? 'is not a directory' : errorText(error) };
+    }
+  }
+
+  /**
+   * Replaces `hostPath` atomically. An existing file keeps its mode and owner; a new one gets
+   * `createMode` and root ownership. A crash leaves either the old or the new content, plus at most a
+   * dot-prefixed temp file that components ignore (static pods and CNI skip dot files).
+   */
+  async writeAtomic(hostPath: string, data: string | Buffer, createMode = 0o644): Promise<void> {
+    const real = await this.hostRoot.resolve(hostPath);
+    const dir = path.dirname(real);
+    let mode = createMode;
+    let owner: { uid: number; gid: number } | null = null;
+    try {
+      const info = await lstat(real);
+      if (!info.isFile()) throw new Error(`${hostPath} is not a regular file; refusing to replace it`);
+      mode = info.mode & 0o7777;
+      owner = { uid: info.uid, gid: info.gid };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+    }
+    const temp = path.join(dir, `.${path.basename(real)}.kube-harden-${randomBytes(4).toString('hex')}.tmp`);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      await handle.chmod(mode); // mode (and owner) before data: secrets are never readable by others
+      if (owner && process.getuid?.() === 0) await handle.chown(owner.uid, owner.gid);
+      await handle.writeFile(data);
+      await handle.sync();
+      await handle.close();
+      await rename(temp, real);
+      await fsyncDir(dir);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  /** Writes in place (procfs has no rename): used only for /proc/sys. */
+  async writeInPlace(hostPath: string, data: string): Promise<void> {
+    const handle = await open(await this.hostRoot.resolve(hostPath), constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_TRUNC);
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async chmod(hostPath: string, mode: number): Promise<void> {
+    await chmod(await this.regularFile(hostPath), mode);
+  }
+
+  async chown(hostPath: string, uid: number, gid: number): Promise<void> {
+    await chown(await this.regularFile(hostPath), uid, gid);
+  }
+
+  async remove(hostPath: string): Promise<void> {
+    const real = await this.regularFile(hostPath);
+    await rm(real, { force: true });
+    await fsyncDir(path.dirname(real));
+  }
+
+  async exists(hostPath: string): Promise<boolean> {
+    try {
+      await stat(await this.hostRoot.resolve(hostPath));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Creates a directory (and parents) with `mode`, and enforces the mode when it already exists. */
+  async ensureDir(hostPath: string, mode: number): Promise<void> {
+    const real = await this.hostRoot.resolve(hostPath);
+    await mkdir(real, { recursive: true, mode });
+    await chmod(real, mode);
+  }
+
+  /** Deletes a directory tree (backup pruning). The tree must be a real directory, not a link. */
+  async removeTree(hostPath: string): Promise<void> {
+    const real = await this.hostRoot.resolve(hostPath);
+    if (!(await lstat(real)).isDirectory()) throw new Error(`${hostPath} is not a directory`);
+    await rm(real, { recursive: true, force: true });
+  }
+
+  private async regularFile(hostPath: string): Promise<string> {
+    const real = await this.hostRoot.resolve(hostPath);
+    const info = await lstat(real);
+    if (!info.isFile()) throw new Error(`${hostPath} is not a regular file`);
+    return real;
+  }
+}

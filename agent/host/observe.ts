@@ -1,0 +1,57 @@
+import type { DirState, FileState, Observation, OperatorInput, SysctlState, Targets } from '../core/observation.js';
+import type { CommandRunner } from './commands.js';
+import { detectKubeletVersion, findKubeletProcess, kernelRelease, lsmFacts } from './facts.js';
+import type { HostFs } from './host-fs.js';
+
+/** Supplies, for what has been read so far, the targets still needed (rules' `targets`, unioned). */
+export type TargetSource = (obs: Observation) => Required<Targets>;
+
+export interface ObserveOptions {
+  readonly fs: HostFs;
+  readonly runner: CommandRunner;
+  readonly input: OperatorInput;
+  readonly targets: TargetSource;
+  /** Host paths of kubelet binaries to ask for `--version`, in order. */
+  readonly kubeletBinaries: readonly string[];
+}
+
+/** Discovery stops after this many rounds even if targets keep growing (a loop in the host's files). */
+const MAX_ROUNDS = 6;
+
+/**
+ * Reads everything the rules need into one immutable Observation. Targets depend on content (a systemd
+ * drop-in names env files, which name `--config`), so reading repeats until no new target appears.
+ */
+export async function observeNode(options: ObserveOptions): Promise<Observation> {
+  const { fs, runner, input } = options;
+  const files = new Map<string, FileState>();
+  const dirs = new Map<string, DirState>();
+  const sysctls = new Map<string, SysctlState>();
+  const kubeletProcess = await findKubeletProcess(fs);
+  const [kubeletVersion, kernel, lsm] = await Promise.all([
+    detectKubeletVersion(fs, runner, input.kubeletVersion, kubeletProcess, options.kubeletBinaries),
+    kernelRelease(fs),
+    lsmFacts(fs),
+  ]);
+  const snapshot = (): Observation => ({ files, dirs, sysctls, kubeletProcess, kubeletVersion, kernelRelease: kernel, lsm, input });
+
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const wanted = options.targets(snapshot());
+    const newDirs = wanted.dirs.filter((path) => !dirs.has(path));
+    const newFiles = wanted.files.filter((path) => !files.has(path));
+    const newSysctls = wanted.sysctls.filter((key) => !sysctls.has(key));
+    if (newDirs.length + newFiles.length + newSysctls.length === 0) break;
+    await Promise.all([
+      ...newDirs.map(async (path) => dirs.set(path, await fs.listDir(path))),
+      ...newFiles.map(async (path) => files.set(path, await fs.readFile(path))),
+      ...newSysctls.map(async (key) => sysctls.set(key, await readSysctl(fs, key))),
+    ]);
+  }
+  return Object.freeze(snapshot());
+}
+
+async function readSysctl(fs: HostFs, key: string): Promise<SysctlState> {
+  const state = await fs.readFile(`/proc/sys/${key.replace(/\./g, '/')}`);
+  if (state.kind === 'file') return { kind: 'value', key, value: state.content.trim() };
+  return { kind: 'error', key, error: state.kind === 'missing' ? 'not present in /proc/sys' : state.error };
+}

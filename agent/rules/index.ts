@@ -1,0 +1,60 @@
+import type { RuleValueSpec } from '../core/policy.js';
+import type { Rule } from '../core/rule.js';
+import type { NodeContext } from './context.js';
+import { sysctlKubeletKernelDefaults } from './kernel/sysctl.js';
+import { kubeletConfigFilePermissions, kubeletServiceFilePermissions } from './kubelet/file-rules.js';
+import { KUBELET_SETTING_RULES } from './kubelet/setting-rules.js';
+
+/**
+ * The rule catalogue, in evaluation and plan order. Explicit on purpose: a rule exists when it is listed
+ * here, and the completeness test compares this list with DESIGN §4.
+ */
+export const RULES: readonly Rule<NodeContext>[] = [
+  sysctlKubeletKernelDefaults,
+  ...KUBELET_SETTING_RULES,
+  kubeletConfigFilePermissions,
+  kubeletServiceFilePermissions,
+];
+
+/** Policy value specs of every rule (rules without a value only contribute their ID). */
+export const RULE_VALUE_SPECS: readonly RuleValueSpec[] = RULES.map((rule) => {
+  const withSpec = rule as Rule<NodeContext> & { valueSpec?: RuleValueSpec };
+  return withSpec.valueSpec ?? { id: rule.meta.id };
+});
+
+/**
+ * DESIGN §4 rule IDs that are not built yet. The CLI says so (`kube-harden audit --help`) instead of
+ * pretending they pass; each moves to RULES when its issue lands.
+ */
+export const PLANNED_RULE_IDS: readonly string[] = [
+  'cni.bandwidth-plugin',
+  'cni.bandwidth-chain',
+  'kernel.version',
+  'kernel.lsm',
+  'apiserver.profiling',
+  'apiserver.tls-min-version',
+  'apiserver.tls-cipher-suites',
+  'apiserver.kubelet-certificate-authority',
+  'apiserver.audit-policy',
+  'apiserver.audit-log',
+  'apiserver.anonymous-auth',
+  'apiserver.authorization-mode',
+  'apiserver.admission-plugins',
+  'apiserver.event-rate-limit',
+  'controller-manager.service-account-token-controller',
+  'controller-manager.bind-address',
+  'controller-manager.profiling',
+  'scheduler.bind-address',
+  'scheduler.profiling',
+  'files.control-plane-permissions',
+  'kube-proxy.nodeport-addresses',
+  'kube-proxy.healthz-bind-address',
+  'workload.privileged',
+  'workload.host-namespaces',
+  'workload.run-as-non-root',
+  'workload.capabilities',
+  'workload.resource-limits',
+  'workload.docker-socket',
+  'workload.read-only-root-filesystem',
+  'workload.allow-privilege-escalation',
+];
