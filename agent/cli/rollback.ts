@@ -50,7 +50,8 @@ Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation or no su
     let targets: Journal[];
     if (values.to) {
       if (!journals.some((journal) => journal.id === values.to)) throw new InputError(`no backup with id ${values.to} (see --list)`);
-      targets = undoable.filter((journal) => journal.id >= values.to!).reverse();
+      const from = journals.find((journal) => journal.id === values.to)!.sequence;
+      targets = undoable.filter((journal) => journal.sequence >= from).reverse();
     } else targets = undoable.slice(-1);
     if (targets.length === 0) throw new InputError('nothing to roll back (no apply backups left, see --list)');
 

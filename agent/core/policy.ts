@@ -78,7 +78,7 @@ function positiveInteger(value: unknown): boolean {
  */
 export function parsePolicy(text: string, file: string, specs: readonly RuleValueSpec[]): PolicyParseResult {
   const errors: string[] = [];
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   for (const error of doc.errors) {
     const line = error.linePos?.[0]?.line;
     errors.push(`${file}${line ? `:${line}` : ''}: ${error.message.split('\n')[0]}`);

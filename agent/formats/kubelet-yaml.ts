@@ -17,7 +17,7 @@ export interface ParsedKubeletConfig {
  * its lenient fallback keeps an arbitrary one), as is anything but a mapping or another `kind`.
  */
 export function parseKubeletConfig(text: string): ParsedKubeletConfig {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, keepSourceTokens: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, keepSourceTokens: false });
   const error = doc.errors[0];
   if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
   if (doc.contents !== null && !isMap(doc.contents)) throw new FormatError('a KubeletConfiguration must be a YAML mapping', 1);
@@ -37,7 +37,8 @@ export function getConfigValue(config: ParsedKubeletConfig, path: readonly strin
 function styleOf(text: string): ToStringOptions {
   const unindentedSeq = /^([ \t]*)[A-Za-z0-9_"']+:[ \t]*\r?\n\1- /m.test(text);
   const indentedSeq = /^([ \t]*)[A-Za-z0-9_"']+:[ \t]*\r?\n\1[ \t]+- /m.test(text);
-  return { indentSeq: indentedSeq || !unindentedSeq, lineWidth: 0, minContentWidth: 0 };
+  // Without evidence, follow kubeadm, the usual writer of these files: `- item` at the key's indent.
+  return { indentSeq: indentedSeq && !unindentedSeq, lineWidth: 0, minContentWidth: 0 };
 }
 
 function render(doc: Document, original: string): string {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { HostFs } from './host-fs.js';
 
 /** Backups hold kubeconfigs and keys: the tree is root-only and lives where no component scans. */
@@ -27,6 +27,8 @@ export type JournalState = 'in-progress' | 'complete' | 'failed' | 'rolled-back'
 /** The record of one apply, stored as `journal.json` in its backup directory. */
 export interface Journal {
   readonly id: string;
+  /** Monotonic per host: the order of applies. */
+  readonly sequence: number;
   readonly createdAt: string;
   readonly command: string;
   state: JournalState;
@@ -54,14 +56,18 @@ export class BackupStore {
 
   async begin(command: string): Promise<Journal> {
     const created = this.now();
-    const id = `${created
+    // A sequence number, not the clock, orders backups: two applies in one second, or a clock that
+    // steps back, must not make "the most recent apply" ambiguous.
+    const sequence = (await this.list()).reduce((max, journal) => Math.max(max, journal.sequence ?? 0), 0) + 1;
+    const stamp = created
       .toISOString()
       .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+      .replace(/\.\d+Z$/, 'Z');
+    const id = `${stamp}-${String(sequence).padStart(4, '0')}`;
     await this.fs.ensureDir(STATE_DIR, 0o700);
     await this.fs.ensureDir(BACKUP_ROOT, 0o700);
     await this.fs.ensureDir(this.dir(id), 0o700);
-    const journal: Journal = { id, createdAt: created.toISOString(), command, state: 'in-progress', entries: [], rules: [], services: [] };
+    const journal: Journal = { id, sequence, createdAt: created.toISOString(), command, state: 'in-progress', entries: [], rules: [], services: [] };
     await this.save(journal);
     return journal;
   }
@@ -111,7 +117,7 @@ export class BackupStore {
         // A torn journal cannot be rolled back; list() skips it and prune keeps it for inspection.
       }
     }
-    return journals.sort((a, b) => a.id.localeCompare(b.id));
+    return journals.sort((a, b) => a.sequence - b.sequence);
   }
 
   /**
@@ -153,9 +159,8 @@ export class BackupStore {
 
   /** Keeps the newest `retain` backups; older ones (secrets included) are deleted. */
   async prune(retain: number): Promise<string[]> {
-    const listing = await this.fs.listDir(BACKUP_ROOT);
-    if (listing.kind !== 'dir') return [];
-    const ids = [...listing.entries].sort();
+    // Only readable journals count; a torn one is kept for inspection.
+    const ids = (await this.list()).map((journal) => journal.id);
     const doomed = ids.slice(0, Math.max(0, ids.length - retain));
     for (const id of doomed) await this.fs.removeTree(this.dir(id));
     return doomed;

@@ -155,6 +155,8 @@ export class HostFs {
   /** Creates a directory (and parents) with `mode`, and enforces the mode when it already exists. */
   async ensureDir(hostPath: string, mode: number): Promise<void> {
     const real = await this.hostRoot.resolve(hostPath);
+    // Missing parents get the usual 0755: only the leaf is private (a 0700 /var/lib would break the host).
+    await mkdir(path.dirname(real), { recursive: true, mode: 0o755 });
     await mkdir(real, { recursive: true, mode });
     await chmod(real, mode);
   }

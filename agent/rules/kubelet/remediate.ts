@@ -77,15 +77,18 @@ function unitBlock(view: KubeletView, field: KubeletField): string | null {
     : null;
 }
 
-/** Makes `field` take `value` on the kubelet's next start. */
-export function setKubeletField(view: KubeletView, field: KubeletField, value: FieldValue): KubeletChange {
+/**
+ * Makes `field` take `value` on the kubelet's next start. With `keepConfigValue` the config file already
+ * holds an acceptable (maybe stricter) value: only the overrides are removed.
+ */
+export function setKubeletField(view: KubeletView, field: KubeletField, value: FieldValue, keepConfigValue = false): KubeletChange {
   const blocked = unitBlock(view, field);
   if (blocked) return { blocked };
   if (view.config) {
     const configPath = view.config.path;
-    const edits: FileEdit[] = [
-      { path: configPath, transform: (current) => setConfigValue(requireText(current, configPath), field.configPath, configValue(field, value)) },
-    ];
+    const edits: FileEdit[] = keepConfigValue
+      ? []
+      : [{ path: configPath, transform: (current) => setConfigValue(requireText(current, configPath), field.configPath, configValue(field, value)) }];
     for (const dropIn of view.dropIns)
       edits.push({ path: dropIn.path, transform: (current) => deleteConfigValue(requireText(current, dropIn.path), field.configPath) });
     return { edits: [...edits, ...removeFlagEdits(view, field)] };

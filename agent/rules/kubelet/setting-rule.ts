@@ -4,7 +4,8 @@ import type { RuleValueSpec } from '../../core/policy.js';
 import type { Evaluation, Rule, RuleMeta } from '../../core/rule.js';
 import { atLeast, formatVersion } from '../../core/version.js';
 import type { NodeContext } from '../context.js';
-import { displayValue, type FieldValue, type KubeletField } from './fields.js';
+import { getConfigValue } from '../../formats/kubelet-yaml.js';
+import { displayValue, parseConfigValue, type FieldValue, type KubeletField } from './fields.js';
 import { MIN_REMEDIATION_KUBELET } from './layout.js';
 import { setKubeletField, unsetKubeletField, type KubeletChange } from './remediate.js';
 import { effectiveValue, kubeletTargets, type EffectiveValue, type KubeletView } from './settings.js';
@@ -54,6 +55,15 @@ function describeSource(effective: EffectiveValue, field: KubeletField, view: Ku
     case 'default':
       return view.config ? `not set; KubeletConfiguration default` : `not set; a kubelet without a config file uses the legacy flag default`;
   }
+}
+
+/** True when config.yaml's own value of the field already passes (only overrides beat it). */
+function configValueAcceptable(ctx: NodeContext, spec: SettingRuleSpec, desired: Desired): boolean {
+  const config = ctx.kubelet.config;
+  if (!config) return false;
+  const raw = getConfigValue(config.parsed, spec.field.configPath);
+  const value = raw === undefined ? null : parseConfigValue(spec.field.kind, raw);
+  return value !== null && spec.judge(value, desired, ctx);
 }
 
 /** Why the agent may not write kubelet settings on this node, or null when it may. */
@@ -138,7 +148,7 @@ export function settingRule(spec: SettingRuleSpec): KubeletSettingRule {
       const change: KubeletChange = valueOk
         ? { edits: [] }
         : desired.kind === 'set'
-          ? setKubeletField(ctx.kubelet, spec.field, desired.value)
+          ? setKubeletField(ctx.kubelet, spec.field, desired.value, configValueAcceptable(ctx, spec, desired))
           : unsetKubeletField(ctx.kubelet, spec.field);
       const blockedBy = block ?? ('blocked' in change ? change.blocked : null) ?? (extra && 'blocked' in extra ? extra.blocked : null);
       const message = [where, extra?.note, blockedBy ? `not remediated: ${blockedBy}` : null].filter(Boolean).join('; ');

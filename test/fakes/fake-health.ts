@@ -1,0 +1,12 @@
+import type { HealthProbe } from '../../agent/host/health.js';
+
+/** Answers a scripted sequence of health results (the last one repeats). */
+export class FakeHealthProbe implements HealthProbe {
+  readonly calls: number[] = [];
+  constructor(private readonly answers: boolean[]) {}
+
+  async waitHealthy(timeoutMs: number): Promise<boolean> {
+    this.calls.push(timeoutMs);
+    return this.answers.length > 1 ? this.answers.shift()! : (this.answers[0] ?? true);
+  }
+}
