@@ -70,10 +70,16 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
   const results: ChangeResult[] = [];
   const failed = new Set<string>();
   let plan = request.plan;
-  const stages = () => [...new Set(plan.changes.map((change) => change.stage))].sort((a, b) => a - b);
-  let done = -1;
-  for (let stage = stages().find((s) => s > done); stage !== undefined; stage = stages().find((s) => s > done)) {
-    for (const change of plan.changes.filter((candidate) => candidate.stage === stage)) {
+  // Track what ran, not stage numbers: a re-plan renumbers stages (a change that waited for a failed
+  // rule may move to an earlier stage) and must still run once.
+  const key = (change: PlannedChange) => `${change.action}|${change.path}`;
+  const attempted = new Set<string>();
+  for (;;) {
+    const pending = plan.changes.filter((change) => !attempted.has(key(change)));
+    if (pending.length === 0) break;
+    const stage = Math.min(...pending.map((change) => change.stage));
+    for (const change of pending.filter((candidate) => candidate.stage === stage)) {
+      attempted.add(key(change));
       const result: ChangeResult = { change, result: 'applied' };
       try {
         await applyChange(fs, backups, journal, change, request.obs);
@@ -87,7 +93,6 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
       }
       results.push(result);
     }
-    done = stage;
     if (failed.size > 0) plan = request.replan(failed);
   }
   // Changes of the original plan that a re-plan dropped were not attempted.

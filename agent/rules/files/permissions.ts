@@ -23,7 +23,14 @@ function describe(state: Extract<FileState, { kind: 'file' }>): string {
  * owners are only set to root where CIS names root:root. Missing files are not judged; unreadable ones
  * (a symlink out of the host root, a directory) make the finding `unknown`.
  */
-export function evaluatePermissions(meta: RuleMeta, obs: Observation, targets: readonly PermissionTarget[], expected: string): Evaluation {
+export function evaluatePermissions(
+  meta: RuleMeta,
+  obs: Observation,
+  targets: readonly PermissionTarget[],
+  expected: string,
+  /** Files judged but never changed: the agent could not parse them (DESIGN §3). */
+  untouchable: ReadonlySet<string> = new Set(),
+): Evaluation {
   const base = { id: meta.id, title: meta.title, cis: meta.cis, expected };
   const errors: string[] = [];
   const wrong: string[] = [];
@@ -43,6 +50,7 @@ export function evaluatePermissions(meta: RuleMeta, obs: Observation, targets: r
       continue;
     }
     wrong.push(describe(state));
+    if (untouchable.has(target.path)) continue;
     fixes.push({ path: target.path, ...(modeBad ? { mode: target.maxMode } : {}), ...(ownerBad ? { owner: { uid: 0, gid: 0 } } : {}) });
   }
   if (errors.length > 0) {
@@ -61,13 +69,16 @@ export function evaluatePermissions(meta: RuleMeta, obs: Observation, targets: r
       finding: { ...base, status: 'skip', actual: 'no such files', source: null, remediable: false, message: 'none of the files exist on this node' },
     };
   if (wrong.length === 0) return { finding: { ...base, status: 'pass', actual: fine.join(', '), source: null, remediable: false, message: '' } };
+  const held = wrong.map((entry) => entry.split(' ')[0]!).filter((path) => untouchable.has(path));
+  const note = held.length > 0 ? `; not changed because they could not be parsed: ${held.join(', ')}` : '';
   const finding: Finding = {
     ...base,
     status: 'fail',
     actual: wrong.join(', '),
-    source: fixes[0]!.path,
-    remediable: true,
-    message: `too open or not root-owned: ${wrong.join(', ')}`,
+    source: wrong[0]!.split(' ')[0] ?? null,
+    remediable: fixes.length > 0,
+    message: `too open or not root-owned: ${wrong.join(', ')}${note}`,
   };
+  if (fixes.length === 0) return { finding, blocked: `left as they are${note}` };
   return { finding, remedy: { permissions: fixes } };
 }

@@ -3,7 +3,7 @@ import type { Rule, RuleMeta } from '../../core/rule.js';
 import type { NodeContext } from '../context.js';
 import { evaluatePermissions, type PermissionTarget } from '../files/permissions.js';
 import { kubeletUnavailable } from './setting-rule.js';
-import { kubeletTargets, resolveKubeletView } from './settings.js';
+import { kubeletTargets } from './settings.js';
 
 const CONFIG_META: RuleMeta = {
   id: 'kubelet.config-file-permissions',
@@ -27,19 +27,13 @@ const SERVICE_META: RuleMeta = {
 
 function configFiles(ctx: Pick<NodeContext, 'kubelet'>): string[] {
   const view = ctx.kubelet;
-  const flagFiles = [
-    ...new Set(
-      view.flags
-        .map((flag) => flag.origin)
-        .filter((origin) => origin.kind !== 'unit')
-        .map((origin) => origin.path),
-    ),
-  ];
-  return [
-    ...new Set(
-      [view.configPath, ...view.dropIns.map((source) => source.path), view.kubeconfigPath, ...flagFiles].filter((path): path is string => !!path),
-    ),
-  ];
+  const candidates = [view.configPath, ...view.dropIns.map((source) => source.path), view.kubeconfigPath, ...view.flagFiles];
+  return [...new Set(candidates.filter((path): path is string => !!path))];
+}
+
+/** Files whose parse failed: judged, never changed. */
+function unparsableFiles(ctx: Pick<NodeContext, 'kubelet'>): Set<string> {
+  return new Set(ctx.kubelet.errors.map((error) => error.path));
 }
 
 function rootOnly(paths: readonly string[]): PermissionTarget[] {
@@ -66,7 +60,7 @@ export const kubeletConfigFilePermissions: Rule<NodeContext> = {
           message: unavailable.message,
         },
       };
-    return evaluatePermissions(CONFIG_META, ctx.obs, rootOnly(configFiles(ctx)), '600 root:root');
+    return evaluatePermissions(CONFIG_META, ctx.obs, rootOnly(configFiles(ctx)), '600 root:root', unparsableFiles(ctx));
   },
 };
 
@@ -90,11 +84,6 @@ export const kubeletServiceFilePermissions: Rule<NodeContext> = {
     const unavailable = kubeletUnavailable(ctx);
     if (ctx.kubelet.layout === 'unknown' && unavailable)
       return { finding: { ...base, status: unavailable.status, actual: 'unknown', source: null, remediable: false, message: unavailable.message } };
-    return evaluatePermissions(SERVICE_META, ctx.obs, rootOnly(ctx.kubelet.unitFiles), '600 root:root');
+    return evaluatePermissions(SERVICE_META, ctx.obs, rootOnly(ctx.kubelet.unitFiles), '600 root:root', unparsableFiles(ctx));
   },
 };
-
-/** Exposed for tests of the file list. */
-export function kubeletConfigFileList(obs: Observation): string[] {
-  return configFiles({ kubelet: resolveKubeletView(obs) });
-}

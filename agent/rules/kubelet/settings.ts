@@ -48,6 +48,8 @@ export interface KubeletView {
   readonly dropIns: readonly ConfigSource[];
   /** Where a new flag goes when the kubelet has no config file. */
   readonly primaryFlagFile: FlagOrigin | null;
+  /** Files that hold kubelet flags (EnvironmentFiles that exist, the snap args file), parsed or not. */
+  readonly flagFiles: readonly string[];
   /** systemd unit files (base unit and drop-ins) that start the kubelet. */
   readonly unitFiles: readonly string[];
   readonly kubeconfigPath: string | null;
@@ -215,6 +217,7 @@ export function resolveKubeletView(obs: Observation): KubeletView {
     config,
     dropIns,
     primaryFlagFile,
+    flagFiles: snap ? [SNAP.args] : envFiles.filter((path) => obs.files.get(path)?.kind !== 'missing'),
     unitFiles: units,
     kubeconfigPath: lastFlag(flags, 'kubeconfig')?.value ?? (layout === 'unknown' ? null : KUBEADM.kubeconfig),
     errors,
