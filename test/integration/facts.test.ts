@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { detectKubeletVersion, findKubeletProcess, lsmFacts } from '../../agent/host/facts.js';
+import { HostFs } from '../../agent/host/host-fs.js';
+import { HostRoot } from '../../agent/host/host-root.js';
+import { FakeCommandRunner } from '../fakes/fake-command-runner.js';
+import { cleanupTempDirs, tempDir } from '../helpers/host.js';
+
+function put(root: string, file: string, content: string | Buffer, mode = 0o644) {
+  mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+  writeFileSync(path.join(root, file), content);
+  chmodSync(path.join(root, file), mode);
+}
+
+describe('host facts', () => {
+  after(cleanupTempDirs);
+
+  it('finds the running kubelet in the host /proc and asks its own binary for the version', async () => {
+    const root = tempDir();
+    put(root, 'proc/1/cmdline', Buffer.from('/sbin/init\0'));
+    put(root, 'proc/4242/cmdline', Buffer.from('/opt/k8s/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0'));
+    put(root, 'proc/self/cmdline', Buffer.from('ignored\0'));
+    put(root, 'opt/k8s/bin/kubelet', '#!/bin/sh\necho "Kubernetes v1.33.1"\n', 0o755);
+    put(root, 'usr/bin/kubelet', '#!/bin/sh\necho "Kubernetes v1.20.0"\n', 0o755);
+    const fs = new HostFs(await HostRoot.open(root));
+    const process = await findKubeletProcess(fs);
+    expect(process).to.deep.equal({ pid: 4242, argv: ['/opt/k8s/bin/kubelet', '--config=/var/lib/kubelet/config.yaml'] });
+    const version = await detectKubeletVersion(fs, new ExecaCommandRunner(), null, process, ['/usr/bin/kubelet']);
+    expect(version).to.include({ major: 1, minor: 33, patch: 1, source: '/opt/k8s/bin/kubelet --version' });
+  });
+
+  it('prefers --kubelet-version, and is unknown (null) when nothing answers', async () => {
+    const fs = new HostFs(await HostRoot.open(tempDir()));
+    expect(await detectKubeletVersion(fs, new FakeCommandRunner(), 'v1.30.2', null, [])).to.include({ minor: 30, source: '--kubelet-version' });
+    expect(await detectKubeletVersion(fs, new FakeCommandRunner(), null, null, ['/usr/bin/kubelet'])).to.equal(null);
+  });
+
+  it('reads AppArmor and SELinux state from the host sysfs; unreadable is unknown', async () => {
+    const root = tempDir();
+    put(root, 'sys/module/apparmor/parameters/enabled', 'Y\n');
+    put(root, 'sys/fs/selinux/enforce', '0\n');
+    expect(await lsmFacts(new HostFs(await HostRoot.open(root)))).to.deep.equal({ apparmor: 'enabled', selinux: 'permissive' });
+    const none = tempDir();
+    expect(await lsmFacts(new HostFs(await HostRoot.open(none)))).to.deep.equal({ apparmor: 'disabled', selinux: 'disabled' });
+    const broken = tempDir();
+    mkdirSync(path.join(broken, 'sys/module/apparmor/parameters/enabled'), { recursive: true });
+    expect((await lsmFacts(new HostFs(await HostRoot.open(broken)))).apparmor).to.equal('unknown');
+  });
+});

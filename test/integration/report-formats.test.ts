@@ -1,0 +1,30 @@
+import { expect } from 'chai';
+import { runCli } from '../../agent/cli/index.js';
+import { cleanupTempDirs, copyFixture, testCli } from '../helpers/host.js';
+
+describe('audit output formats', () => {
+  after(cleanupTempDirs);
+
+  it('junit: one testcase per rule, failures and errors counted', async () => {
+    const root = copyFixture('kubeadm-worker');
+    const harness = testCli();
+    expect(await runCli(['audit', '--output', 'junit', '--host-root', root], harness.deps)).to.equal(1);
+    const xml = harness.stdout();
+    expect(xml).to.match(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuite name="kube-harden" tests="13" failures="10" errors="0" skipped="0">/);
+    expect(xml.match(/<testcase /g)).to.have.length(13);
+    expect(xml).to.contain(
+      '<testcase classname="kube-harden.kubelet" name="kubelet.tls-min-version"><failure message="Kubelet requires a modern TLS version">',
+    );
+    expect(xml).to.contain('source /etc/default/kubelet');
+  });
+
+  it('table: the node line, one row per rule, the deciding file under failures, a summary', async () => {
+    const root = copyFixture('kubeadm-worker');
+    const harness = testCli({ env: { NODE_NAME: 'worker-7' } });
+    await runCli(['audit', '--host-root', root], harness.deps);
+    const table = harness.stdout();
+    expect(table).to.match(/^Node worker-7: kubeadm, kubelet v1.31.4, kernel 6.1.0-28-cloud-amd64, node IP 10.0.12.7\n/);
+    expect(table).to.match(/FAIL +kubelet.read-only-port +10255 +0\n +source: \/etc\/default\/kubelet\n/);
+    expect(table).to.match(/\n3 pass, 10 fail, 0 unknown, 0 skip\n$/);
+  });
+});
