@@ -7,11 +7,8 @@ import type { LoadedNode } from './node.js';
 /** The `node` object of the audit JSON. */
 export function nodeInfo(node: LoadedNode) {
   const { obs, ctx } = node;
-  const roles =
-    obs.files.get('/etc/kubernetes/manifests/kube-apiserver.yaml')?.kind === 'file' ||
-    obs.files.get('/var/snap/k8s/common/args/kube-apiserver')?.kind === 'file'
-      ? ['control-plane', 'node']
-      : ['node'];
+  const apiserver = obs.stats.get('/etc/kubernetes/manifests/kube-apiserver.yaml')?.kind === 'file';
+  const roles = apiserver ? ['control-plane', 'node'] : ['node'];
   return {
     name: obs.input.nodeName,
     distribution: ctx.kubelet.layout,

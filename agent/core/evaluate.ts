@@ -24,11 +24,13 @@ export function collectTargets(rules: readonly Rule<RuleContext>[] | readonly Ru
   const files = new Set<string>();
   const dirs = new Set<string>();
   const sysctls = new Set<string>();
+  const stats = new Set<string>();
   for (const rule of rules as readonly { targets(obs: Observation): Targets }[]) {
     const targets = rule.targets(obs);
     targets.files?.forEach((path) => files.add(path));
     targets.dirs?.forEach((path) => dirs.add(path));
     targets.sysctls?.forEach((key) => sysctls.add(key));
+    targets.stats?.forEach((path) => stats.add(path));
   }
-  return { files: [...files], dirs: [...dirs], sysctls: [...sysctls] };
+  return { files: [...files], dirs: [...dirs], sysctls: [...sysctls], stats: [...stats] };
 }

@@ -18,7 +18,23 @@ export type FileState =
 
 /** A directory listing (names only, sorted), or why it could not be listed. */
 export type DirState =
-  | { readonly kind: 'dir'; readonly path: string; readonly entries: readonly string[] }
+  | {
+      readonly kind: 'dir';
+      readonly path: string;
+      readonly entries: readonly string[];
+      readonly mode: number;
+      readonly uid: number;
+      readonly gid: number;
+    }
+  | { readonly kind: 'missing'; readonly path: string }
+  | { readonly kind: 'error'; readonly path: string; readonly error: string };
+
+/**
+ * Type, mode and owner without content: for files whose bytes the agent has no business reading
+ * (private keys) and for directories.
+ */
+export type StatState =
+  | { readonly kind: 'file' | 'dir' | 'other'; readonly path: string; readonly mode: number; readonly uid: number; readonly gid: number }
   | { readonly kind: 'missing'; readonly path: string }
   | { readonly kind: 'error'; readonly path: string; readonly error: string };
 
@@ -44,6 +60,8 @@ export interface RunningProcess {
 /** Linux security module state (DESIGN §3 `node.lsm`). */
 export interface LsmFacts {
   readonly apparmor: 'enabled' | 'disabled' | 'unknown';
+  /** Loaded AppArmor profiles, when securityfs is readable. */
+  readonly apparmorProfiles: number | null;
   readonly selinux: 'enforcing' | 'permissive' | 'disabled' | 'unknown';
 }
 
@@ -59,6 +77,7 @@ export interface OperatorInput {
 export interface Observation {
   readonly files: ReadonlyMap<string, FileState>;
   readonly dirs: ReadonlyMap<string, DirState>;
+  readonly stats: ReadonlyMap<string, StatState>;
   readonly sysctls: ReadonlyMap<string, SysctlState>;
   readonly kubeletProcess: RunningProcess | null;
   readonly kubeletVersion: VersionFact | null;
@@ -71,6 +90,7 @@ export interface Observation {
 export interface Targets {
   readonly files?: readonly string[];
   readonly dirs?: readonly string[];
+  readonly stats?: readonly string[];
   readonly sysctls?: readonly string[];
 }
 

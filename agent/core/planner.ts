@@ -163,15 +163,15 @@ function permissionChanges(ordered: readonly Candidate[], obs: Observation): Pla
     }
   const changes: PlannedChange[] = [];
   for (const [path, wanted] of modes) {
-    const state = obs.files.get(path);
-    if (state?.kind !== 'file') continue;
+    const state = nodeState(obs, path);
+    if (!state) continue;
     const after = state.mode & wanted.mode & 0o7777;
     if (after !== (state.mode & 0o7777))
       changes.push({ action: 'chmod', path, before: state.mode & 0o7777, after, rules: wanted.rules, stage: wanted.stage });
   }
   for (const [path, wanted] of owners) {
-    const state = obs.files.get(path);
-    if (state?.kind !== 'file' || (state.uid === wanted.uid && state.gid === wanted.gid)) continue;
+    const state = nodeState(obs, path);
+    if (!state || (state.uid === wanted.uid && state.gid === wanted.gid)) continue;
     changes.push({
       action: 'chown',
       path,
@@ -182,6 +182,16 @@ function permissionChanges(ordered: readonly Candidate[], obs: Observation): Pla
     });
   }
   return changes;
+}
+
+/** Mode and owner of a file or directory the observation holds. */
+function nodeState(obs: Observation, path: string): { mode: number; uid: number; gid: number } | null {
+  const stat = obs.stats.get(path);
+  if (stat?.kind === 'file' || stat?.kind === 'dir') return stat;
+  const file = obs.files.get(path);
+  if (file?.kind === 'file') return file;
+  const dir = obs.dirs.get(path);
+  return dir?.kind === 'dir' ? dir : null;
 }
 
 function sysctlChanges(ordered: readonly Candidate[], obs: Observation): PlannedChange[] {

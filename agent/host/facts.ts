@@ -36,7 +36,9 @@ export async function lsmFacts(fs: HostFs): Promise<LsmFacts> {
       : enforce.kind === 'missing'
         ? 'disabled'
         : 'unknown';
-  return { apparmor, selinux };
+  const profiles = apparmor === 'enabled' ? await fs.readFile('/sys/kernel/security/apparmor/profiles') : null;
+  const apparmorProfiles = profiles?.kind === 'file' ? profiles.content.split('\n').filter((line) => line.trim() !== '').length : null;
+  return { apparmor, apparmorProfiles, selinux };
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { DirState, FileState } from '../core/observation.js';
+import type { DirState, FileState, StatState } from '../core/observation.js';
 import type { HostRoot } from './host-root.js';
 
 /** Files larger than this are not read as configuration (a guard against junk and devices). */
@@ -58,6 +58,18 @@ export class HostFs {
     }
   }
 
+  /** Type, mode and owner of a path (links resolved inside the host root); content is not read. */
+  async stat(hostPath: string): Promise<StatState> {
+    try {
+      const info = await lstat(await this.hostRoot.resolve(hostPath));
+      const kind = info.isFile() ? 'file' : info.isDirectory() ? 'dir' : 'other';
+      return { kind, path: hostPath, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', path: hostPath };
+      return { kind: 'error', path: hostPath, error: errorText(error) };
+    }
+  }
+
   /** Reads a file as raw bytes (backups, binaries); null when missing. */
   async readBytes(hostPath: string): Promise<Buffer | null> {
     let handle: FileHandle | undefined;
@@ -74,8 +86,11 @@ export class HostFs {
 
   async listDir(hostPath: string): Promise<DirState> {
     try {
-      const entries = await readdir(await this.hostRoot.resolve(hostPath));
-      return { kind: 'dir', path: hostPath, entries: entries.sort() };
+      const real = await this.hostRoot.resolve(hostPath);
+      const info = await lstat(real);
+      if (!info.isDirectory()) return { kind: 'error', path: hostPath, error: 'is not a directory' };
+      const entries = await readdir(real);
+      return { kind: 'dir', path: hostPath, entries: entries.sort(), mode: info.mode & 0o7777, uid: info.uid, gid: info.gid };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return { kind: 'missing', path: hostPath };
@@ -130,11 +145,11 @@ export class HostFs {
   }
 
   async chmod(hostPath: string, mode: number): Promise<void> {
-    await chmod(await this.regularFile(hostPath), mode);
+    await chmod(await this.fileOrDir(hostPath), mode);
   }
 
   async chown(hostPath: string, uid: number, gid: number): Promise<void> {
-    await chown(await this.regularFile(hostPath), uid, gid);
+    await chown(await this.fileOrDir(hostPath), uid, gid);
   }
 
   async remove(hostPath: string): Promise<void> {
@@ -166,6 +181,14 @@ export class HostFs {
     const real = await this.hostRoot.resolve(hostPath);
     if (!(await lstat(real)).isDirectory()) throw new Error(`${hostPath} is not a directory`);
     await rm(real, { recursive: true, force: true });
+  }
+
+  /** A regular file or directory (never a link, device or socket): what chmod/chown may touch. */
+  private async fileOrDir(hostPath: string): Promise<string> {
+    const real = await this.hostRoot.resolve(hostPath);
+    const info = await lstat(real);
+    if (!info.isFile() && !info.isDirectory()) throw new Error(`${hostPath} is not a regular file or directory`);
+    return real;
   }
 
   private async regularFile(hostPath: string): Promise<string> {

@@ -1,4 +1,4 @@
-import type { DirState, FileState, Observation, OperatorInput, SysctlState, Targets } from '../core/observation.js';
+import type { DirState, FileState, Observation, OperatorInput, StatState, SysctlState, Targets } from '../core/observation.js';
 import type { CommandRunner } from './commands.js';
 import { detectKubeletVersion, findKubeletProcess, kernelRelease, lsmFacts } from './facts.js';
 import type { HostFs } from './host-fs.js';
@@ -27,24 +27,27 @@ export async function observeNode(options: ObserveOptions): Promise<Observation>
   const files = new Map<string, FileState>();
   const dirs = new Map<string, DirState>();
   const sysctls = new Map<string, SysctlState>();
+  const stats = new Map<string, StatState>();
   const kubeletProcess = await findKubeletProcess(fs);
   const [kubeletVersion, kernel, lsm] = await Promise.all([
     detectKubeletVersion(fs, runner, input.kubeletVersion, kubeletProcess, options.kubeletBinaries),
     kernelRelease(fs),
     lsmFacts(fs),
   ]);
-  const snapshot = (): Observation => ({ files, dirs, sysctls, kubeletProcess, kubeletVersion, kernelRelease: kernel, lsm, input });
+  const snapshot = (): Observation => ({ files, dirs, stats, sysctls, kubeletProcess, kubeletVersion, kernelRelease: kernel, lsm, input });
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const wanted = options.targets(snapshot());
     const newDirs = wanted.dirs.filter((path) => !dirs.has(path));
     const newFiles = wanted.files.filter((path) => !files.has(path));
     const newSysctls = wanted.sysctls.filter((key) => !sysctls.has(key));
-    if (newDirs.length + newFiles.length + newSysctls.length === 0) break;
+    const newStats = wanted.stats.filter((path) => !stats.has(path));
+    if (newDirs.length + newFiles.length + newSysctls.length + newStats.length === 0) break;
     await Promise.all([
       ...newDirs.map(async (path) => dirs.set(path, await fs.listDir(path))),
       ...newFiles.map(async (path) => files.set(path, await fs.readFile(path))),
       ...newSysctls.map(async (key) => sysctls.set(key, await readSysctl(fs, key))),
+      ...newStats.map(async (path) => stats.set(path, await fs.stat(path))),
     ]);
   }
   return Object.freeze(snapshot());

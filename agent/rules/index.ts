@@ -1,6 +1,8 @@
 import type { RuleValueSpec } from '../core/policy.js';
 import type { Rule } from '../core/rule.js';
 import type { NodeContext } from './context.js';
+import { controlPlaneFilePermissions } from './files/control-plane.js';
+import { kernelLsm, kernelVersion } from './kernel/kernel.js';
 import { sysctlKubeletKernelDefaults } from './kernel/sysctl.js';
 import { kubeletConfigFilePermissions, kubeletServiceFilePermissions } from './kubelet/file-rules.js';
 import { KUBELET_SETTING_RULES } from './kubelet/setting-rules.js';
@@ -10,10 +12,13 @@ import { KUBELET_SETTING_RULES } from './kubelet/setting-rules.js';
  * here, and the completeness test compares this list with DESIGN §4.
  */
 export const RULES: readonly Rule<NodeContext>[] = [
+  kernelVersion,
+  kernelLsm,
   sysctlKubeletKernelDefaults,
   ...KUBELET_SETTING_RULES,
   kubeletConfigFilePermissions,
   kubeletServiceFilePermissions,
+  controlPlaneFilePermissions,
 ];
 
 /** Policy value specs of every rule (rules without a value only contribute their ID). */
@@ -29,8 +34,6 @@ export const RULE_VALUE_SPECS: readonly RuleValueSpec[] = RULES.map((rule) => {
 export const PLANNED_RULE_IDS: readonly string[] = [
   'cni.bandwidth-plugin',
   'cni.bandwidth-chain',
-  'kernel.version',
-  'kernel.lsm',
   'apiserver.profiling',
   'apiserver.tls-min-version',
   'apiserver.tls-cipher-suites',
@@ -46,7 +49,6 @@ export const PLANNED_RULE_IDS: readonly string[] = [
   'controller-manager.profiling',
   'scheduler.bind-address',
   'scheduler.profiling',
-  'files.control-plane-permissions',
   'kube-proxy.nodeport-addresses',
   'kube-proxy.healthz-bind-address',
   'workload.privileged',

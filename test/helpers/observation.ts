@@ -8,12 +8,18 @@ export function observation(options: {
   sysctls?: Record<string, string>;
   kubeletVersion?: string | null;
   nodeIp?: string | null;
+  stats?: Record<string, { kind: 'file' | 'dir'; mode: number; uid?: number; gid?: number }>;
+  kernelRelease?: string | null;
+  lsm?: Observation['lsm'];
 }): Observation {
   const files = new Map<string, FileState>();
   for (const [path, value] of Object.entries(options.files ?? {}))
     files.set(path, typeof value === 'string' ? { kind: 'file', path, content: value, mode: 0o600, uid: 0, gid: 0 } : value);
   const dirs = new Map(
-    Object.entries(options.dirs ?? {}).map(([path, entries]) => [path, { kind: 'dir' as const, path, entries: [...entries].sort() }]),
+    Object.entries(options.dirs ?? {}).map(([path, entries]) => [
+      path,
+      { kind: 'dir' as const, path, entries: [...entries].sort(), mode: 0o755, uid: 0, gid: 0 },
+    ]),
   );
   const sysctls = new Map<string, SysctlState>(Object.entries(options.sysctls ?? {}).map(([key, value]) => [key, { kind: 'value', key, value }]));
   const versionText = options.kubeletVersion === undefined ? 'v1.31.4' : options.kubeletVersion;
@@ -28,11 +34,17 @@ export function observation(options: {
       },
     }),
     dirs,
+    stats: new Map(
+      Object.entries(options.stats ?? {}).map(([path, stat]) => [
+        path,
+        { kind: stat.kind, path, mode: stat.mode, uid: stat.uid ?? 0, gid: stat.gid ?? 0 },
+      ]),
+    ),
     sysctls,
     kubeletProcess: null,
     kubeletVersion: version ? { ...version, raw: versionText!, source: 'test' } : null,
-    kernelRelease: '6.1.0',
-    lsm: { apparmor: 'enabled', selinux: 'disabled' },
+    kernelRelease: options.kernelRelease === undefined ? '6.1.0' : options.kernelRelease,
+    lsm: options.lsm ?? { apparmor: 'enabled', apparmorProfiles: 12, selinux: 'disabled' },
     input: { nodeName: 'n1', nodeIp: options.nodeIp ?? null, nodeIpSource: options.nodeIp ? '--node-ip' : null, kubeletVersion: null },
   };
 }

@@ -41,9 +41,17 @@ describe('host facts', () => {
     const root = tempDir();
     put(root, 'sys/module/apparmor/parameters/enabled', 'Y\n');
     put(root, 'sys/fs/selinux/enforce', '0\n');
-    expect(await lsmFacts(new HostFs(await HostRoot.open(root)))).to.deep.equal({ apparmor: 'enabled', selinux: 'permissive' });
+    expect(await lsmFacts(new HostFs(await HostRoot.open(root)))).to.deep.equal({
+      apparmor: 'enabled',
+      apparmorProfiles: null,
+      selinux: 'permissive',
+    });
     const none = tempDir();
-    expect(await lsmFacts(new HostFs(await HostRoot.open(none)))).to.deep.equal({ apparmor: 'disabled', selinux: 'disabled' });
+    expect(await lsmFacts(new HostFs(await HostRoot.open(none)))).to.deep.equal({
+      apparmor: 'disabled',
+      apparmorProfiles: null,
+      selinux: 'disabled',
+    });
     const broken = tempDir();
     mkdirSync(path.join(broken, 'sys/module/apparmor/parameters/enabled'), { recursive: true });
     expect((await lsmFacts(new HostFs(await HostRoot.open(broken)))).apparmor).to.equal('unknown');

@@ -1,7 +1,7 @@
 import type { Observation, Targets } from '../../core/observation.js';
 import type { Rule, RuleMeta } from '../../core/rule.js';
 import type { NodeContext } from '../context.js';
-import { evaluatePermissions, type PermissionTarget } from '../files/permissions.js';
+import { evaluatePermissions, ROOT, type PermissionTarget } from '../files/permissions.js';
 import { kubeletUnavailable } from './setting-rule.js';
 import { kubeletTargets } from './settings.js';
 
@@ -37,7 +37,7 @@ function unparsableFiles(ctx: Pick<NodeContext, 'kubelet'>): Set<string> {
 }
 
 function rootOnly(paths: readonly string[]): PermissionTarget[] {
-  return paths.map((path) => ({ path, maxMode: 0o600, rootOwned: true }));
+  return paths.map((path) => ({ path, kind: 'file', maxMode: 0o600, owner: ROOT }));
 }
 
 /** kubelet config.yaml, drop-ins, kubeconfig and flag files (they hold credentials paths and settings). */
