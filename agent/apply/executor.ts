@@ -3,6 +3,7 @@ import type { BlockedRule, Plan, PlannedChange } from '../core/plan.js';
 import type { BackupStore, Journal } from '../host/backups.js';
 import { sha256 } from '../host/backups.js';
 import type { HealthProbe } from '../host/health.js';
+import type { PluginProber } from '../host/cni-plugin.js';
 import type { HostFs } from '../host/host-fs.js';
 import type { ServiceManager } from '../host/service-manager.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -35,6 +36,8 @@ export interface ApplyResult {
 
 export interface ApplyDeps {
   readonly fs: HostFs;
+  /** Reads shipped binaries and proves an installed one runs on the host. */
+  readonly plugins: PluginProber;
   readonly backups: BackupStore;
   readonly services: ServiceManager;
   /** The health gate of a restarted service. */
@@ -62,7 +65,7 @@ function message(error: unknown): string {
  * back when the service does not come up.
  */
 export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promise<ApplyResult> {
-  const { fs, backups, logger } = deps;
+  const { backups, logger } = deps;
   if (request.plan.changes.length === 0) return { backupId: null, changes: [], restarts: [], blocked: request.plan.blocked, ok: true };
 
   const journal = await backups.begin('apply');
@@ -82,7 +85,7 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
       attempted.add(key(change));
       const result: ChangeResult = { change, result: 'applied' };
       try {
-        await applyChange(fs, backups, journal, change, request.obs);
+        await applyChange(deps, journal, change, request.obs);
         change.rules.forEach((id) => journal.rules.includes(id) || journal.rules.push(id));
         logger.info('change applied', { path: change.path, action: change.action, rules: change.rules });
       } catch (error) {
@@ -147,8 +150,18 @@ async function restartAndWait(deps: ApplyDeps, service: string, timeoutMs: numbe
 }
 
 /** One change, journal first. Refuses to overwrite a file that changed since it was observed. */
-async function applyChange(fs: HostFs, backups: BackupStore, journal: Journal, change: PlannedChange, obs: Observation): Promise<void> {
+async function applyChange(deps: ApplyDeps, journal: Journal, change: PlannedChange, obs: Observation): Promise<void> {
+  const { fs, backups } = deps;
   switch (change.action) {
+    case 'install':
+      return installBinary(deps, journal, change);
+    case 'remove': {
+      const now = await fs.readFile(change.path);
+      if (now.kind !== 'file' || now.content !== change.before) throw new Error(`${change.path} changed since it was read; not removed (run again)`);
+      await backups.recordFile(journal, change.path);
+      await fs.remove(change.path);
+      return;
+    }
     case 'write': {
       const now = await fs.readFile(change.path);
       const current = now.kind === 'file' ? now.content : null;
@@ -180,4 +193,28 @@ async function applyChange(fs: HostFs, backups: BackupStore, journal: Journal, c
       return;
     }
   }
+}
+
+/**
+ * Copies a shipped binary: checksum of the source, atomic write at 0755, checksum of the result, then
+ * proof that it runs on the host (chrooted into the host root). A binary that does not run there is
+ * taken back out at once, so nothing is chained to it.
+ */
+async function installBinary(deps: ApplyDeps, journal: Journal, change: Extract<PlannedChange, { action: 'install' }>): Promise<void> {
+  const { fs, backups, plugins } = deps;
+  const bytes = await plugins.readShipped(change.plugin);
+  if (sha256(bytes) !== change.sha256) throw new Error(`shipped ${change.plugin} changed since it was checked; not installed`);
+  await backups.recordFile(journal, change.path);
+  await fs.writeAtomic(change.path, bytes, 0o755);
+  await fs.chmod(change.path, 0o755);
+  const written = await fs.readBytes(change.path);
+  const probe = written && sha256(written) === change.sha256 ? await plugins.probeHost(change.path) : null;
+  if (probe?.kind === 'present' && probe.versions) return;
+  await backups.restoreLatest(journal, change.path);
+  const why = !probe
+    ? 'checksum mismatch after the copy'
+    : probe.kind === 'present'
+      ? `it does not run there (${probe.runError ?? 'no VERSION answer'})`
+      : 'it vanished';
+  throw new Error(`${change.path}: installed ${change.plugin} was taken back out: ${why}`);
 }

@@ -44,6 +44,7 @@ ${EXIT_HELP}`,
     const result = await executePlan(
       {
         fs: node.fs,
+        plugins: node.plugins,
         backups: new BackupStore(node.fs, deps.now),
         services: deps.services(common.hostRoot),
         health: deps.health,

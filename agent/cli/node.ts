@@ -3,6 +3,7 @@ import { collectTargets, evaluateRules } from '../core/evaluate.js';
 import type { Observation } from '../core/observation.js';
 import type { EvaluatedRule } from '../core/planner.js';
 import { defaultPolicy, parsePolicy, type Policy } from '../core/policy.js';
+import { ExecPluginProber, type PluginProber } from '../host/cni-plugin.js';
 import type { CommandRunner } from '../host/commands.js';
 import { HostFs } from '../host/host-fs.js';
 import { HostRoot } from '../host/host-root.js';
@@ -30,6 +31,7 @@ export interface CliDeps {
 /** A node read and judged: what audit, plan and apply share. */
 export interface LoadedNode {
   readonly fs: HostFs;
+  readonly plugins: PluginProber;
   readonly policy: Policy;
   readonly obs: Observation;
   readonly ctx: NodeContext;
@@ -69,13 +71,21 @@ async function openHostRoot(dir: string): Promise<HostRoot> {
 export async function loadNode(common: CommonOptions, deps: CliDeps): Promise<LoadedNode> {
   const policy = await loadPolicy(common.policyFile);
   const fs = new HostFs(await openHostRoot(common.hostRoot));
+  const plugins = new ExecPluginProber(fs, deps.runner, common.pluginDir);
   const obs = await observeNode({
     fs,
     runner: deps.runner,
-    input: { nodeName: common.nodeName, nodeIp: common.nodeIp, nodeIpSource: common.nodeIpSource, kubeletVersion: common.kubeletVersion },
+    input: {
+      nodeName: common.nodeName,
+      nodeIp: common.nodeIp,
+      nodeIpSource: common.nodeIpSource,
+      kubeletVersion: common.kubeletVersion,
+      pluginDir: common.pluginDir,
+    },
     targets: (partial) => collectTargets(RULES, partial),
     kubeletBinaries: [KUBEADM.binary, SNAP.binary],
+    plugins,
   });
   const ctx = buildContext(obs, policy);
-  return { fs, policy, obs, ctx, evaluated: evaluateRules(RULES, ctx) };
+  return { fs, plugins, policy, obs, ctx, evaluated: evaluateRules(RULES, ctx) };
 }

@@ -92,6 +92,10 @@ export function changeDiff(change: PlannedChange): string {
       return `--- a${change.path} (owner)\n+++ b${change.path} (owner)\n-${change.before.uid}:${change.before.gid}\n+${change.after.uid}:${change.after.gid}\n`;
     case 'sysctl':
       return `--- a${change.path} (live)\n+++ b${change.path} (live)\n-${change.before}\n+${change.after}\n`;
+    case 'install':
+      return `--- a${change.path} (sha256)\n+++ b${change.path} (sha256)\n-${change.beforeSha256 ?? '(absent)'}\n+${change.sha256} (shipped ${change.plugin}, mode 0755)\n`;
+    case 'remove':
+      return unifiedDiff(change.path, change.before, '').replace(`+++ b${change.path}`, '+++ /dev/null');
   }
 }
 

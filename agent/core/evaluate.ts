@@ -25,12 +25,23 @@ export function collectTargets(rules: readonly Rule<RuleContext>[] | readonly Ru
   const dirs = new Set<string>();
   const sysctls = new Set<string>();
   const stats = new Set<string>();
+  const hostPlugins = new Set<string>();
+  const shippedPlugins = new Set<string>();
   for (const rule of rules as readonly { targets(obs: Observation): Targets }[]) {
     const targets = rule.targets(obs);
     targets.files?.forEach((path) => files.add(path));
     targets.dirs?.forEach((path) => dirs.add(path));
     targets.sysctls?.forEach((key) => sysctls.add(key));
     targets.stats?.forEach((path) => stats.add(path));
+    targets.hostPlugins?.forEach((path) => hostPlugins.add(path));
+    targets.shippedPlugins?.forEach((name) => shippedPlugins.add(name));
   }
-  return { files: [...files], dirs: [...dirs], sysctls: [...sysctls], stats: [...stats] };
+  return {
+    files: [...files],
+    dirs: [...dirs],
+    sysctls: [...sysctls],
+    stats: [...stats],
+    hostPlugins: [...hostPlugins],
+    shippedPlugins: [...shippedPlugins],
+  };
 }

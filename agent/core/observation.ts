@@ -38,6 +38,22 @@ export type StatState =
   | { readonly kind: 'missing'; readonly path: string }
   | { readonly kind: 'error'; readonly path: string; readonly error: string };
 
+/**
+ * A CNI plugin binary: its hash, and what it answered to `CNI_COMMAND=VERSION` when run where it will
+ * run (a host binary chrooted into the host root). `versions` null: it did not answer.
+ */
+export type PluginProbe =
+  | {
+      readonly kind: 'present';
+      readonly path: string;
+      readonly sha256: string;
+      readonly mode: number;
+      readonly versions: readonly string[] | null;
+      readonly runError: string | null;
+    }
+  | { readonly kind: 'missing'; readonly path: string }
+  | { readonly kind: 'error'; readonly path: string; readonly error: string };
+
 /** A live kernel parameter from `/proc/sys`. */
 export type SysctlState =
   { readonly kind: 'value'; readonly key: string; readonly value: string } | { readonly kind: 'error'; readonly key: string; readonly error: string };
@@ -71,6 +87,8 @@ export interface OperatorInput {
   readonly nodeIp: string | null;
   readonly nodeIpSource: string | null;
   readonly kubeletVersion: string | null;
+  /** Agent-side directory holding the CNI plugins the agent ships (not a host path). */
+  readonly pluginDir: string;
 }
 
 /** Everything the rules may look at. */
@@ -79,6 +97,10 @@ export interface Observation {
   readonly dirs: ReadonlyMap<string, DirState>;
   readonly stats: ReadonlyMap<string, StatState>;
   readonly sysctls: ReadonlyMap<string, SysctlState>;
+  /** Host CNI plugin binaries, probed (keyed by host path). */
+  readonly hostPlugins: ReadonlyMap<string, PluginProbe>;
+  /** The plugins the agent ships, probed in the agent (keyed by plugin name). */
+  readonly shippedPlugins: ReadonlyMap<string, PluginProbe>;
   readonly kubeletProcess: RunningProcess | null;
   readonly kubeletVersion: VersionFact | null;
   readonly kernelRelease: string | null;
@@ -92,6 +114,10 @@ export interface Targets {
   readonly dirs?: readonly string[];
   readonly stats?: readonly string[];
   readonly sysctls?: readonly string[];
+  /** Host paths of CNI plugin binaries to probe. */
+  readonly hostPlugins?: readonly string[];
+  /** Names of shipped plugins to probe (in the agent's plugin dir). */
+  readonly shippedPlugins?: readonly string[];
 }
 
 export function fileState(obs: Pick<Observation, 'files'>, path: string): FileState {

@@ -36,7 +36,21 @@ export interface SysctlChange extends ChangeBase {
   readonly after: string;
 }
 
-export type PlannedChange = WriteChange | ChmodChange | ChownChange | SysctlChange;
+/** Copy a shipped binary to the host (atomic, 0755), verified by checksum and by running it there. */
+export interface InstallChange extends ChangeBase {
+  readonly action: 'install';
+  readonly plugin: string;
+  readonly sha256: string;
+  readonly beforeSha256: string | null;
+}
+
+/** Remove a file (its content is kept in the backup); runs after the writes of its stage. */
+export interface RemoveChange extends ChangeBase {
+  readonly action: 'remove';
+  readonly before: string;
+}
+
+export type PlannedChange = WriteChange | ChmodChange | ChownChange | SysctlChange | InstallChange | RemoveChange;
 
 /** A service restart (or reload) the plan needs once its changes are written. */
 export interface PlannedRestart {

@@ -53,7 +53,14 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
   }
 
   const ordered = [...candidates.values()].sort((a, b) => a.stage - b.stage);
-  const changes: PlannedChange[] = [...writes, ...permissionChanges(ordered, obs), ...sysctlChanges(ordered, obs)];
+  // Within a stage: binaries first (configs may name them), then files, modes, live values, removals.
+  const changes: PlannedChange[] = [
+    ...installChanges(ordered, obs),
+    ...writes,
+    ...permissionChanges(ordered, obs),
+    ...sysctlChanges(ordered, obs),
+    ...removalChanges(ordered, obs),
+  ];
   changes.sort((a, b) => a.stage - b.stage);
   const changedRules = new Set(changes.flatMap((change) => change.rules));
 
@@ -212,6 +219,36 @@ function sysctlChanges(ordered: readonly Candidate[], obs: Observation): Planned
         rules: [candidate.meta.id],
         stage: candidate.stage,
       });
+    }
+  return changes;
+}
+
+function installChanges(ordered: readonly Candidate[], obs: Observation): PlannedChange[] {
+  const changes: PlannedChange[] = [];
+  for (const candidate of ordered)
+    for (const install of candidate.remedy.installs ?? []) {
+      const current = obs.hostPlugins.get(install.path);
+      const beforeSha256 = current?.kind === 'present' ? current.sha256 : null;
+      if (beforeSha256 === install.sha256) continue;
+      changes.push({
+        action: 'install',
+        path: install.path,
+        plugin: install.plugin,
+        sha256: install.sha256,
+        beforeSha256,
+        rules: [candidate.meta.id],
+        stage: candidate.stage,
+      });
+    }
+  return changes;
+}
+
+function removalChanges(ordered: readonly Candidate[], obs: Observation): PlannedChange[] {
+  const changes: PlannedChange[] = [];
+  for (const candidate of ordered)
+    for (const path of candidate.remedy.removals ?? []) {
+      const state = obs.files.get(path);
+      if (state?.kind === 'file') changes.push({ action: 'remove', path, before: state.content, rules: [candidate.meta.id], stage: candidate.stage });
     }
   return changes;
 }

@@ -27,6 +27,15 @@ export interface SysctlWrite {
   readonly value: string;
 }
 
+/** A binary the agent ships, installed at a host path (CNI plugins). */
+export interface BinaryInstall {
+  readonly path: string;
+  /** Name of the shipped plugin (a file in the agent's plugin dir). */
+  readonly plugin: string;
+  /** Checksum of the shipped bytes, verified before and after the copy. */
+  readonly sha256: string;
+}
+
 /** A service the fix needs restarted, and why. */
 export interface RestartNeed {
   readonly service: string;
@@ -39,6 +48,9 @@ export interface Remedy {
   readonly edits?: readonly FileEdit[];
   readonly permissions?: readonly FilePermissionFix[];
   readonly sysctls?: readonly SysctlWrite[];
+  readonly installs?: readonly BinaryInstall[];
+  /** Files to remove (after the writes of the same stage; the backup keeps them for rollback). */
+  readonly removals?: readonly string[];
   readonly restart?: RestartNeed;
 }
 

@@ -78,25 +78,35 @@ export class BackupStore {
 
   /** Saves the current bytes, mode and owner of `path` (or that it did not exist) before it is written. */
   async recordFile(journal: Journal, path: string): Promise<void> {
-    const state = await this.fs.readFile(path);
-    const bytes = state.kind === 'file' ? await this.fs.readBytes(path) : null;
+    // stat + raw bytes: binaries (CNI plugins) are backed up as well as text.
+    const info = await this.fs.stat(path);
+    if (info.kind === 'error') throw new Error(`cannot back up ${path}: ${info.error}`);
+    if (info.kind === 'dir' || info.kind === 'other') throw new Error(`cannot back up ${path}: not a regular file`);
+    const bytes = info.kind === 'file' ? await this.fs.readBytes(path) : null;
     let copy: string | null = null;
-    if (state.kind === 'file' && bytes) {
+    if (info.kind === 'file' && bytes) {
       copy = `file-${String(journal.entries.length).padStart(4, '0')}`;
       // The copy keeps the original mode: a 0600 key stays 0600 inside the 0700 backup tree.
-      await this.fs.writeAtomic(`${this.dir(journal.id)}/${copy}`, bytes, state.mode);
-    } else if (state.kind === 'error') throw new Error(`cannot back up ${path}: ${state.error}`);
+      await this.fs.writeAtomic(`${this.dir(journal.id)}/${copy}`, bytes, info.mode);
+    }
+    const existed = info.kind === 'file';
     journal.entries.push({
       type: 'file',
       path,
-      existed: state.kind === 'file',
+      existed,
       copy,
-      mode: state.kind === 'file' ? state.mode : null,
-      uid: state.kind === 'file' ? state.uid : null,
-      gid: state.kind === 'file' ? state.gid : null,
+      mode: existed ? info.mode : null,
+      uid: existed ? info.uid : null,
+      gid: existed ? info.gid : null,
       beforeSha256: bytes ? sha256(bytes) : null,
     });
     await this.save(journal);
+  }
+
+  /** Undoes the newest journal entry for `path` at once (an install that does not run on the host). */
+  async restoreLatest(journal: Journal, path: string): Promise<void> {
+    const entry = [...journal.entries].reverse().find((candidate) => candidate.type === 'file' && candidate.path === path);
+    if (entry) await this.restore({ ...journal, entries: [entry] });
   }
 
   async record(journal: Journal, entry: Exclude<JournalEntry, { type: 'file' }>): Promise<void> {

@@ -1,4 +1,5 @@
-import type { DirState, FileState, Observation, OperatorInput, StatState, SysctlState, Targets } from '../core/observation.js';
+import type { DirState, FileState, Observation, OperatorInput, PluginProbe, StatState, SysctlState, Targets } from '../core/observation.js';
+import type { PluginProber } from './cni-plugin.js';
 import type { CommandRunner } from './commands.js';
 import { detectKubeletVersion, findKubeletProcess, kernelRelease, lsmFacts } from './facts.js';
 import type { HostFs } from './host-fs.js';
@@ -13,6 +14,7 @@ export interface ObserveOptions {
   readonly targets: TargetSource;
   /** Host paths of kubelet binaries to ask for `--version`, in order. */
   readonly kubeletBinaries: readonly string[];
+  readonly plugins: PluginProber;
 }
 
 /** Discovery stops after this many rounds even if targets keep growing (a loop in the host's files). */
@@ -28,13 +30,27 @@ export async function observeNode(options: ObserveOptions): Promise<Observation>
   const dirs = new Map<string, DirState>();
   const sysctls = new Map<string, SysctlState>();
   const stats = new Map<string, StatState>();
+  const hostPlugins = new Map<string, PluginProbe>();
+  const shippedPlugins = new Map<string, PluginProbe>();
   const kubeletProcess = await findKubeletProcess(fs);
   const [kubeletVersion, kernel, lsm] = await Promise.all([
     detectKubeletVersion(fs, runner, input.kubeletVersion, kubeletProcess, options.kubeletBinaries),
     kernelRelease(fs),
     lsmFacts(fs),
   ]);
-  const snapshot = (): Observation => ({ files, dirs, stats, sysctls, kubeletProcess, kubeletVersion, kernelRelease: kernel, lsm, input });
+  const snapshot = (): Observation => ({
+    files,
+    dirs,
+    stats,
+    sysctls,
+    hostPlugins,
+    shippedPlugins,
+    kubeletProcess,
+    kubeletVersion,
+    kernelRelease: kernel,
+    lsm,
+    input,
+  });
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const wanted = options.targets(snapshot());
@@ -42,12 +58,16 @@ export async function observeNode(options: ObserveOptions): Promise<Observation>
     const newFiles = wanted.files.filter((path) => !files.has(path));
     const newSysctls = wanted.sysctls.filter((key) => !sysctls.has(key));
     const newStats = wanted.stats.filter((path) => !stats.has(path));
-    if (newDirs.length + newFiles.length + newSysctls.length + newStats.length === 0) break;
+    const newHostPlugins = wanted.hostPlugins.filter((path) => !hostPlugins.has(path));
+    const newShipped = wanted.shippedPlugins.filter((name) => !shippedPlugins.has(name));
+    if (newDirs.length + newFiles.length + newSysctls.length + newStats.length + newHostPlugins.length + newShipped.length === 0) break;
     await Promise.all([
       ...newDirs.map(async (path) => dirs.set(path, await fs.listDir(path))),
       ...newFiles.map(async (path) => files.set(path, await fs.readFile(path))),
       ...newSysctls.map(async (key) => sysctls.set(key, await readSysctl(fs, key))),
       ...newStats.map(async (path) => stats.set(path, await fs.stat(path))),
+      ...newHostPlugins.map(async (path) => hostPlugins.set(path, await options.plugins.probeHost(path))),
+      ...newShipped.map(async (name) => shippedPlugins.set(name, await options.plugins.probeShipped(name))),
     ]);
   }
   return Object.freeze(snapshot());

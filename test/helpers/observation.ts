@@ -1,4 +1,4 @@
-import type { FileState, Observation, SysctlState } from '../../agent/core/observation.js';
+import type { FileState, Observation, PluginProbe, SysctlState } from '../../agent/core/observation.js';
 import { parseVersion } from '../../agent/core/version.js';
 
 /** Builds an Observation from literal files (content, default mode 0600 root) for pure tests. */
@@ -11,6 +11,8 @@ export function observation(options: {
   stats?: Record<string, { kind: 'file' | 'dir'; mode: number; uid?: number; gid?: number }>;
   kernelRelease?: string | null;
   lsm?: Observation['lsm'];
+  hostPlugins?: Record<string, PluginProbe>;
+  shippedPlugins?: Record<string, PluginProbe>;
 }): Observation {
   const files = new Map<string, FileState>();
   for (const [path, value] of Object.entries(options.files ?? {}))
@@ -41,11 +43,19 @@ export function observation(options: {
       ]),
     ),
     sysctls,
+    hostPlugins: new Map(Object.entries(options.hostPlugins ?? {})),
+    shippedPlugins: new Map(Object.entries(options.shippedPlugins ?? {})),
     kubeletProcess: null,
     kubeletVersion: version ? { ...version, raw: versionText!, source: 'test' } : null,
     kernelRelease: options.kernelRelease === undefined ? '6.1.0' : options.kernelRelease,
     lsm: options.lsm ?? { apparmor: 'enabled', apparmorProfiles: 12, selinux: 'disabled' },
-    input: { nodeName: 'n1', nodeIp: options.nodeIp ?? null, nodeIpSource: options.nodeIp ? '--node-ip' : null, kubeletVersion: null },
+    input: {
+      nodeName: 'n1',
+      nodeIp: options.nodeIp ?? null,
+      nodeIpSource: options.nodeIp ? '--node-ip' : null,
+      kubeletVersion: null,
+      pluginDir: '/usr/lib/kube-harden/cni',
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
 import { observeNode } from '../../agent/host/observe.js';
 import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
 import { buildContext } from '../../agent/rules/context.js';
 import { RULE_VALUE_SPECS, RULES } from '../../agent/rules/index.js';
 import { KUBEADM } from '../../agent/rules/kubelet/layout.js';
@@ -28,9 +29,10 @@ describe('apply: a sysctl that fails at write time', () => {
     const obs = await observeNode({
       fs,
       runner: new ExecaCommandRunner(),
-      input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null },
+      input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: '/nonexistent' },
       targets: (partial) => collectTargets(RULES, partial),
       kubeletBinaries: [KUBEADM.binary],
+      plugins: new ExecPluginProber(fs, new ExecaCommandRunner(), '/nonexistent'),
     });
     const evaluated = evaluateRules(RULES, buildContext(obs, policy));
     const plan = buildPlan(evaluated, obs, policy);
@@ -41,7 +43,14 @@ describe('apply: a sysctl that fails at write time', () => {
     rmSync(path.join(root, 'proc/sys/kernel/panic'));
     mkdirSync(path.join(root, 'proc/sys/kernel/panic'));
     const result = await executePlan(
-      { fs, backups: new BackupStore(fs), services: new FakeServiceManager(), health: () => new FakeHealthProbe([true]), logger: silentLogger() },
+      {
+        fs,
+        plugins: new ExecPluginProber(fs, new ExecaCommandRunner(), '/nonexistent'),
+        backups: new BackupStore(fs),
+        services: new FakeServiceManager(),
+        health: () => new FakeHealthProbe([true]),
+        logger: silentLogger(),
+      },
       {
         plan,
         obs,
@@ -68,16 +77,24 @@ describe('apply: a sysctl that fails at write time', () => {
     const obs = await observeNode({
       fs,
       runner: new ExecaCommandRunner(),
-      input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null },
+      input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: '/nonexistent' },
       targets: (partial) => collectTargets(RULES, partial),
       kubeletBinaries: [KUBEADM.binary],
+      plugins: new ExecPluginProber(fs, new ExecaCommandRunner(), '/nonexistent'),
     });
     const evaluated = evaluateRules(RULES, buildContext(obs, policy));
     const plan = buildPlan(evaluated, obs, policy);
     writeFileSync(path.join(root, 'etc/default/kubelet'), 'KUBELET_EXTRA_ARGS="--v=4"\n');
     chmodSync(path.join(root, 'etc/default/kubelet'), 0o644);
     const result = await executePlan(
-      { fs, backups: new BackupStore(fs), services: new FakeServiceManager(), health: () => new FakeHealthProbe([true]), logger: silentLogger() },
+      {
+        fs,
+        plugins: new ExecPluginProber(fs, new ExecaCommandRunner(), '/nonexistent'),
+        backups: new BackupStore(fs),
+        services: new FakeServiceManager(),
+        health: () => new FakeHealthProbe([true]),
+        logger: silentLogger(),
+      },
       {
         plan,
         obs,

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { PluginProbe } from '../core/observation.js';
+import type { CommandRunner } from './commands.js';
+import type { HostFs } from './host-fs.js';
+
+/** Probes CNI plugin binaries. Tests may pass a fake; production runs them. */
+export interface PluginProber {
+  /** A binary on the host, run chrooted into the host root: proof it runs there, not just here. */
+  probeHost(hostPath: string): Promise<PluginProbe>;
+  /** A plugin the agent ships, in its own plugin dir. */
+  probeShipped(name: string): Promise<PluginProbe>;
+  /** Bytes of a shipped plugin (for installing). */
+  readShipped(name: string): Promise<Buffer>;
+}
+
+/** Parses a plugin's `CNI_COMMAND=VERSION` answer: `{"cniVersion":"1.0.0","supportedVersions":[...]}`. */
+export function parseVersionAnswer(stdout: string): string[] | null {
+  try {
+    const answer = JSON.parse(stdout) as { supportedVersions?: unknown };
+    return Array.isArray(answer.supportedVersions) && answer.supportedVersions.every((v) => typeof v === 'string') ? answer.supportedVersions : null;
+  } catch {
+    return null;
+  }
+}
+
+const VERSION_ENV = { CNI_COMMAND: 'VERSION' };
+
+export class ExecPluginProber implements PluginProber {
+  constructor(
+    private readonly fs: HostFs,
+    private readonly runner: CommandRunner,
+    private readonly pluginDir: string,
+  ) {}
+
+  async probeHost(hostPath: string): Promise<PluginProbe> {
+    const info = await this.fs.stat(hostPath);
+    if (info.kind === 'missing') return { kind: 'missing', path: hostPath };
+    if (info.kind === 'error') return { kind: 'error', path: hostPath, error: info.error };
+    if (info.kind !== 'file') return { kind: 'error', path: hostPath, error: 'is not a regular file' };
+    const bytes = await this.fs.readBytes(hostPath);
+    if (!bytes) return { kind: 'missing', path: hostPath };
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    // chroot takes the host path as seen inside the host root, so a dynamically linked binary finds the
+    // host's libraries (or fails as it would on the node).
+    const result = await this.runner
+      .run(['chroot', this.fs.hostRoot.root, hostPath], { timeoutMs: 10_000, env: VERSION_ENV })
+      .catch((error: unknown) => ({
+        exitCode: 1,
+        stdout: '',
+        stderr: error instanceof Error ? error.message : String(error),
+      }));
+    const versions = result.exitCode === 0 ? parseVersionAnswer(result.stdout) : null;
+    const runError = versions ? null : result.stderr.split('\n')[0]?.trim() || `exit ${result.exitCode}`;
+    return { kind: 'present', path: hostPath, sha256, mode: info.mode, versions, runError };
+  }
+
+  async probeShipped(name: string): Promise<PluginProbe> {
+    const file = path.join(this.pluginDir, name);
+    let bytes: Buffer;
+    let mode: number;
+    try {
+      mode = (await stat(file)).mode & 0o7777;
+      bytes = await readFile(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' ? { kind: 'missing', path: file } : { kind: 'error', path: file, error: String(error) };
+    }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const result = await this.runner
+      .run([file], { timeoutMs: 10_000, env: VERSION_ENV })
+      .catch(() => ({ exitCode: 1, stdout: '', stderr: 'cannot execute' }));
+    const versions = result.exitCode === 0 ? parseVersionAnswer(result.stdout) : null;
+    return {
+      kind: 'present',
+      path: file,
+      sha256,
+      mode,
+      versions,
+      runError: versions ? null : result.stderr.split('\n')[0] || `exit ${result.exitCode}`,
+    };
+  }
+
+  async readShipped(name: string): Promise<Buffer> {
+    return readFile(path.join(this.pluginDir, name));
+  }
+}
