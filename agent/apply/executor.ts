@@ -87,7 +87,10 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
       try {
         await applyChange(deps, journal, change, request.obs);
         change.rules.forEach((id) => journal.rules.includes(id) || journal.rules.push(id));
-        logger.info('change applied', { path: change.path, action: change.action, rules: change.rules });
+        // Hashes, never contents: secrets live next to kubelet config.
+        const hashes =
+          change.action === 'write' ? { beforeSha256: change.before === null ? null : sha256(change.before), afterSha256: sha256(change.after) } : {};
+        logger.info('change applied', { path: change.path, action: change.action, rules: change.rules, ...hashes });
       } catch (error) {
         result.result = 'failed';
         result.error = message(error);

@@ -1,18 +1,12 @@
-import { readFile, stat } from 'node:fs/promises';
-import { collectTargets, evaluateRules } from '../core/evaluate.js';
-import type { Observation } from '../core/observation.js';
-import type { EvaluatedRule } from '../core/planner.js';
-import { defaultPolicy, parsePolicy, type Policy } from '../core/policy.js';
+import { stat } from 'node:fs/promises';
+import type { Policy } from '../core/policy.js';
+import { inspectNode, readPolicyFile, type InspectedNode } from '../apply/inspect.js';
 import { ExecPluginProber, type PluginProber } from '../host/cni-plugin.js';
 import type { CommandRunner } from '../host/commands.js';
 import { HostFs } from '../host/host-fs.js';
 import { HostRoot } from '../host/host-root.js';
 import type { HealthProbe } from '../host/health.js';
-import { observeNode } from '../host/observe.js';
 import type { ServiceManager } from '../host/service-manager.js';
-import { buildContext, type NodeContext } from '../rules/context.js';
-import { RULE_VALUE_SPECS, RULES } from '../rules/index.js';
-import { KUBEADM, SNAP } from '../rules/kubelet/layout.js';
 import type { Logger } from '../telemetry/logger.js';
 import { InputError, type CommonOptions, type Env } from './common.js';
 
@@ -28,34 +22,22 @@ export interface CliDeps {
   readonly now: () => Date;
 }
 
-/** A node read and judged: what audit, plan and apply share. */
-export interface LoadedNode {
+/** A node read and judged, with the adapters the commands go on with. */
+export interface LoadedNode extends InspectedNode {
   readonly fs: HostFs;
   readonly plugins: PluginProber;
   readonly policy: Policy;
-  readonly obs: Observation;
-  readonly ctx: NodeContext;
-  readonly evaluated: readonly EvaluatedRule[];
 }
 
-/** Reads the policy file (the agent's own filesystem: it is a mounted ConfigMap, not a host file). */
+/** Reads the policy (built-in without a file); any problem stops the command with every error listed. */
 export async function loadPolicy(file: string | null): Promise<Policy> {
-  if (!file) return defaultPolicy(RULE_VALUE_SPECS);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(
-      `cannot read policy ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(error)}`,
-    );
-  }
-  const result = parsePolicy(text, file, RULE_VALUE_SPECS);
-  if (!result.ok) throw new InputError(`invalid policy, nothing was changed:\n  ${result.errors.join('\n  ')}`);
-  return result.policy;
+  const result = await readPolicyFile(file);
+  if (result.ok) return result.policy;
+  if (result.errors.length === 1 && result.errors[0]!.startsWith('cannot read policy')) throw new InputError(result.errors[0]!);
+  throw new InputError(`invalid policy, nothing was changed:\n  ${result.errors.join('\n  ')}`);
 }
 
-async function openHostRoot(dir: string): Promise<HostRoot> {
+export async function openHostRoot(dir: string): Promise<HostRoot> {
   try {
     if (!(await stat(dir)).isDirectory()) throw new InputError(`--host-root ${dir} is not a directory`);
     return await HostRoot.open(dir);
@@ -72,20 +54,13 @@ export async function loadNode(common: CommonOptions, deps: CliDeps): Promise<Lo
   const policy = await loadPolicy(common.policyFile);
   const fs = new HostFs(await openHostRoot(common.hostRoot));
   const plugins = new ExecPluginProber(fs, deps.runner, common.pluginDir);
-  const obs = await observeNode({
-    fs,
-    runner: deps.runner,
-    input: {
-      nodeName: common.nodeName,
-      nodeIp: common.nodeIp,
-      nodeIpSource: common.nodeIpSource,
-      kubeletVersion: common.kubeletVersion,
-      pluginDir: common.pluginDir,
-    },
-    targets: (partial) => collectTargets(RULES, partial),
-    kubeletBinaries: [KUBEADM.binary, SNAP.binary],
-    plugins,
-  });
-  const ctx = buildContext(obs, policy);
-  return { fs, plugins, policy, obs, ctx, evaluated: evaluateRules(RULES, ctx) };
+  const input = {
+    nodeName: common.nodeName,
+    nodeIp: common.nodeIp,
+    nodeIpSource: common.nodeIpSource,
+    kubeletVersion: common.kubeletVersion,
+    pluginDir: common.pluginDir,
+  };
+  const inspected = await inspectNode(fs, deps.runner, plugins, input, policy);
+  return { fs, plugins, policy, ...inspected };
 }

@@ -13,6 +13,8 @@ export interface EvaluatedRule {
 export interface PlanOptions {
   /** Rules whose changes failed during an apply: their dependents must not go ahead. */
   readonly failedRules?: ReadonlySet<string>;
+  /** Rules held back on purpose (the daemon backing off from a fight), with the reason. */
+  readonly heldRules?: ReadonlyMap<string, string>;
 }
 
 interface Candidate {
@@ -33,6 +35,7 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
   for (const { meta, evaluation } of rules) {
     if (!ruleEnabled(policy, meta.id) || evaluation.finding.status !== 'fail') continue;
     if (options.failedRules?.has(meta.id)) blocked.set(meta.id, 'its change failed during this apply');
+    else if (options.heldRules?.has(meta.id)) blocked.set(meta.id, options.heldRules.get(meta.id)!);
     else if (evaluation.remedy && evaluation.finding.remediable) candidates.set(meta.id, { meta, remedy: evaluation.remedy, stage: 0 });
     else blocked.set(meta.id, evaluation.blocked ?? (evaluation.finding.message || 'not remediable by kube-harden'));
   }

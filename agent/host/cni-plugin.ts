@@ -27,7 +27,15 @@ export function parseVersionAnswer(stdout: string): string[] | null {
 
 const VERSION_ENV = { CNI_COMMAND: 'VERSION' };
 
+type Answer = { readonly versions: string[] | null; readonly runError: string | null };
+
+/**
+ * Runs plugins to probe them. Answers are cached by path and checksum: the daemon re-observes often,
+ * and a binary that did not change answers the same (a new binary has a new checksum).
+ */
 export class ExecPluginProber implements PluginProber {
+  private readonly answers = new Map<string, Answer>();
+
   constructor(
     private readonly fs: HostFs,
     private readonly runner: CommandRunner,
@@ -44,16 +52,8 @@ export class ExecPluginProber implements PluginProber {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     // chroot takes the host path as seen inside the host root, so a dynamically linked binary finds the
     // host's libraries (or fails as it would on the node).
-    const result = await this.runner
-      .run(['chroot', this.fs.hostRoot.root, hostPath], { timeoutMs: 10_000, env: VERSION_ENV })
-      .catch((error: unknown) => ({
-        exitCode: 1,
-        stdout: '',
-        stderr: error instanceof Error ? error.message : String(error),
-      }));
-    const versions = result.exitCode === 0 ? parseVersionAnswer(result.stdout) : null;
-    const runError = versions ? null : result.stderr.split('\n')[0]?.trim() || `exit ${result.exitCode}`;
-    return { kind: 'present', path: hostPath, sha256, mode: info.mode, versions, runError };
+    const answer = await this.ask(`host:${hostPath}:${sha256}`, ['chroot', this.fs.hostRoot.root, hostPath]);
+    return { kind: 'present', path: hostPath, sha256, mode: info.mode, ...answer };
   }
 
   async probeShipped(name: string): Promise<PluginProbe> {
@@ -68,21 +68,25 @@ export class ExecPluginProber implements PluginProber {
       return code === 'ENOENT' ? { kind: 'missing', path: file } : { kind: 'error', path: file, error: String(error) };
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const result = await this.runner
-      .run([file], { timeoutMs: 10_000, env: VERSION_ENV })
-      .catch(() => ({ exitCode: 1, stdout: '', stderr: 'cannot execute' }));
-    const versions = result.exitCode === 0 ? parseVersionAnswer(result.stdout) : null;
-    return {
-      kind: 'present',
-      path: file,
-      sha256,
-      mode,
-      versions,
-      runError: versions ? null : result.stderr.split('\n')[0] || `exit ${result.exitCode}`,
-    };
+    return { kind: 'present', path: file, sha256, mode, ...(await this.ask(`shipped:${file}:${sha256}`, [file])) };
   }
 
   async readShipped(name: string): Promise<Buffer> {
     return readFile(path.join(this.pluginDir, name));
+  }
+
+  private async ask(key: string, argv: string[]): Promise<Answer> {
+    const cached = this.answers.get(key);
+    if (cached) return cached;
+    const result = await this.runner.run(argv, { timeoutMs: 10_000, env: VERSION_ENV }).catch((error: unknown) => ({
+      exitCode: 1,
+      stdout: '',
+      stderr: error instanceof Error ? error.message : String(error),
+    }));
+    const versions = result.exitCode === 0 ? parseVersionAnswer(result.stdout) : null;
+    const answer: Answer = { versions, runError: versions ? null : result.stderr.split('\n')[0]?.trim() || `exit ${result.exitCode}` };
+    // Only successful answers are cached: a failure may be transient (a busy host), so it is asked again.
+    if (versions) this.answers.set(key, answer);
+    return answer;
   }
 }

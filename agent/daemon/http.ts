@@ -1,0 +1,68 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AgentMetrics } from '../telemetry/metrics.js';
+
+/** What the probes need to know about the loop. */
+export interface LoopState {
+  readonly reconciles: number;
+  readonly lastActivity: number;
+  readonly reconcileStartedAt: number | null;
+}
+
+export interface HealthLimits {
+  /** /healthz fails when the loop has not ticked for this long (it ticks at every sysctl poll). */
+  readonly staleAfterMs: number;
+  /** /healthz fails when one reconcile runs longer than this (stuck on a hung command or mount). */
+  readonly stuckAfterMs: number;
+}
+
+/** Parses `host:port`, `[v6]:port` or `:port` (all interfaces). */
+export function parseListenAddress(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port < 1 || port > 65535) throw new Error(`--metrics-address must be host:port, e.g. 127.0.0.1:9742 or :9742 (got "${text}")`);
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+/** Serves /metrics, /healthz (the loop is alive and not stuck) and /readyz (first reconcile done). */
+export async function serveHttp(
+  address: { host: string; port: number },
+  metrics: AgentMetrics,
+  loop: () => LoopState,
+  limits: HealthLimits,
+  now: () => number,
+): Promise<http.Server> {
+  const server = http.createServer((request, response) => {
+    const url = (request.url ?? '/').split('?')[0];
+    const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      response.writeHead(status, { 'content-type': type });
+      response.end(body);
+    };
+    if (request.method !== 'GET' && request.method !== 'HEAD') return reply(405, 'method not allowed\n');
+    if (url === '/metrics') {
+      metrics
+        .text()
+        .then((text) => reply(200, text, metrics.registry.contentType))
+        .catch(() => reply(500, 'metrics unavailable\n'));
+      return;
+    }
+    const state = loop();
+    const at = now();
+    if (url === '/healthz') {
+      if (state.reconcileStartedAt !== null && at - state.reconcileStartedAt > limits.stuckAfterMs) return reply(503, 'reconcile stuck\n');
+      if (at - state.lastActivity > limits.staleAfterMs) return reply(503, 'loop not ticking\n');
+      return reply(200, 'ok\n');
+    }
+    if (url === '/readyz') return state.reconciles > 0 ? reply(200, 'ok\n') : reply(503, 'first reconcile not done\n');
+    reply(404, 'not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => resolve());
+  });
+  return server;
+}
+
+export function boundPort(server: http.Server): number {
+  return (server.address() as AddressInfo).port;
+}

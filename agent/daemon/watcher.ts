@@ -1,0 +1,75 @@
+import { watch, type FSWatcher } from 'chokidar';
+import path from 'node:path';
+import type { Observation } from '../core/observation.js';
+import type { HostRoot } from '../host/host-root.js';
+
+/**
+ * Host directories to watch for drift: the parent of every file, stat target and plugin the rules read,
+ * plus the directories they list. Parents, not files: a file's own watch dies when it is replaced by
+ * rename (atomic writes, ConfigMap swaps). Pseudo filesystems give no events and are polled instead.
+ */
+export function watchedHostDirs(obs: Observation): string[] {
+  const dirs = new Set<string>();
+  const existing = (hostPath: string) => !hostPath.startsWith('/proc/') && !hostPath.startsWith('/sys/');
+  const paths = [
+    ...[...obs.files.values()].filter((state) => state.kind !== 'error').map((state) => state.path),
+    ...[...obs.stats.values()].filter((state) => state.kind !== 'error').map((state) => state.path),
+    ...obs.hostPlugins.keys(),
+  ];
+  for (const hostPath of paths.filter(existing)) {
+    const parent = path.posix.dirname(hostPath);
+    if (obs.dirs.get(parent)?.kind !== 'missing') dirs.add(parent);
+  }
+  for (const [hostPath, state] of obs.dirs) if (state.kind === 'dir' && existing(hostPath)) dirs.add(hostPath);
+  return [...dirs].sort();
+}
+
+/**
+ * chokidar on a set of directories, each with `depth: 0` (under /var/lib/kubelet live pods' volumes;
+ * inotify watches are a per-user resource the host's kubelet and runtime share). Events are only a
+ * signal: the reconciler re-observes, it never acts on an event's payload.
+ */
+export class DirectoryWatcher {
+  private watcher: FSWatcher | null = null;
+  private watched = new Set<string>();
+
+  constructor(
+    private readonly hostRoot: HostRoot,
+    private readonly onEvent: (agentPath: string) => void,
+  ) {}
+
+  /** Watches exactly `hostDirs` (resolved inside the host root); returns once the watches are in place. */
+  async update(hostDirs: readonly string[]): Promise<void> {
+    const wanted = new Set<string>();
+    for (const dir of hostDirs) {
+      try {
+        wanted.add(await this.hostRoot.resolve(dir));
+      } catch {
+        // unresolvable (symlink loop): nothing to watch there; the resync still covers it
+      }
+    }
+    const added = [...wanted].filter((dir) => !this.watched.has(dir));
+    const removed = [...this.watched].filter((dir) => !wanted.has(dir));
+    if (added.length === 0 && removed.length === 0) return;
+    if (!this.watcher) {
+      this.watcher = watch(added, { depth: 0, ignoreInitial: true, persistent: true, followSymlinks: false, atomic: false });
+      this.watcher.on('all', (_event, file) => this.onEvent(file));
+      this.watcher.on('error', () => undefined);
+      await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
+    } else {
+      if (removed.length > 0) this.watcher.unwatch(removed);
+      if (added.length > 0) this.watcher.add(added);
+    }
+    this.watched = wanted;
+  }
+
+  get count(): number {
+    return this.watched.size;
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+    this.watcher = null;
+    this.watched.clear();
+  }
+}

@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { cpSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { parseListenAddress } from '../../agent/daemon/http.js';
+import { REPO, cleanupTempDirs, copyFixture, fixturePath, read } from '../helpers/host.js';
+import { TEST_PLUGIN_DIR } from '../helpers/prerequisites.js';
+import { waitFor } from '../helpers/wait.js';
+
+function get(port: number, url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path: url }, (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      })
+      .on('error', () => resolve({ status: 0, body: '' }));
+  });
+}
+
+describe('kube-harden run (the real process)', function () {
+  this.timeout(30_000);
+  after(cleanupTempDirs);
+
+  it('serves /readyz after the first reconcile, /healthz, /metrics; corrects a tamper; SIGTERM exits 0', async () => {
+    const root = copyFixture('kubeadm-worker');
+    cpSync(fixturePath('cni-flannel'), root, { recursive: true });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(REPO, 'dist/agent/main.js'),
+        'run',
+        '--host-root',
+        root,
+        '--no-restart',
+        '--metrics-address',
+        `127.0.0.1:${port}`,
+        '--log-level',
+        'info',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', KUBE_HARDEN_PLUGIN_DIR: TEST_PLUGIN_DIR },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(async () => (await get(port, '/readyz')).status === 200, 15_000, '/readyz');
+      expect((await get(port, '/healthz')).status).to.equal(200);
+      expect((await get(port, '/metrics')).body).to.contain('kube_harden_rule_status{rule="kubelet.anonymous-auth",status="pass"} 1');
+      expect((await get(port, '/nope')).status).to.equal(404);
+      const file = path.join(root, 'var/lib/kubelet/config.yaml');
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(file, read(root, 'var/lib/kubelet/config.yaml').replace('readOnlyPort: 0', 'readOnlyPort: 10255'));
+      await waitFor(() => read(root, 'var/lib/kubelet/config.yaml').includes('readOnlyPort: 0'), 2000, 'correction');
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 5000))]);
+      expect(code).to.equal(0);
+      // One line per applied change with hashes; never file contents.
+      const lines = stderr
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const applied = lines.filter(
+        (line) => line.message === 'change applied' && line.path === '/var/lib/kubelet/config.yaml' && line.action === 'write',
+      );
+      expect(applied.length).to.be.greaterThan(0);
+      expect(applied[0])
+        .to.have.property('afterSha256')
+        .that.matches(/^[0-9a-f]{64}$/);
+      expect(stderr).to.not.contain('readOnlyPort');
+      expect(lines.some((line) => line.message === 'no cluster credentials: host-level features only')).to.equal(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('parses listen addresses', () => {
+    expect(parseListenAddress(':9742')).to.deep.equal({ host: '0.0.0.0', port: 9742 });
+    expect(parseListenAddress('127.0.0.1:1')).to.deep.equal({ host: '127.0.0.1', port: 1 });
+    expect(parseListenAddress('[::1]:9742')).to.deep.equal({ host: '::1', port: 9742 });
+    expect(() => parseListenAddress('9742')).to.throw(/host:port/);
+    expect(() => parseListenAddress(':70000')).to.throw(/host:port/);
+  });
+});
