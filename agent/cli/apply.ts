@@ -8,7 +8,6 @@ import { applyJson, applyTable } from './render.js';
 
 export const applyCommand: Command = {
   name: 'apply',
-  summary: 'fix what the audit found, with backups and a health-gated restart',
   help: `Usage: kube-harden apply [options] [--no-restart] [--output table|json]
 
 Makes the changes "plan" shows. Every file is backed up first to

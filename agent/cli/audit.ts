@@ -7,7 +7,6 @@ import { auditJson, auditJunit, auditTable, findingsOf } from './render.js';
 
 export const auditCommand: Command = {
   name: 'audit',
-  summary: 'judge the node against the policy; changes nothing',
   help: `Usage: kube-harden audit [options] [--output table|json|junit]
 
 Reads the node (through --host-root) and reports every rule as pass, fail, unknown or skip, with the

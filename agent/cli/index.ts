@@ -1,14 +1,37 @@
-import { applyCommand } from './apply.js';
-import { auditCommand } from './audit.js';
 import type { Command } from './command.js';
 import { EXIT, InputError, UsageError } from './common.js';
 import type { CliDeps } from './node.js';
-import { planCommand } from './plan.js';
-import { rollbackCommand } from './rollback.js';
-import { runCommand } from './run.js';
-import { versionCommand } from './version.js';
 
-export const COMMANDS: readonly Command[] = [auditCommand, planCommand, applyCommand, rollbackCommand, runCommand, versionCommand];
+/**
+ * Commands are loaded only when used: `audit` must not pay for the daemon's watcher and metrics
+ * libraries (and, later, the Kubernetes client).
+ */
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'audit', summary: 'judge the node against the policy; changes nothing', load: async () => (await import('./audit.js')).auditCommand },
+  { name: 'plan', summary: 'show the changes apply would make; changes nothing', load: async () => (await import('./plan.js')).planCommand },
+  {
+    name: 'apply',
+    summary: 'fix what the audit found, with backups and a health-gated restart',
+    load: async () => (await import('./apply.js')).applyCommand,
+  },
+  {
+    name: 'rollback',
+    summary: 'undo an apply byte for byte (files, created files, modes, live sysctls)',
+    load: async () => (await import('./rollback.js')).rollbackCommand,
+  },
+  {
+    name: 'run',
+    summary: 'daemon mode: harden, then keep correcting drift; serves metrics and probes',
+    load: async () => (await import('./run.js')).runCommand,
+  },
+  { name: 'version', summary: 'print the kube-harden version', load: async () => (await import('./version.js')).versionCommand },
+];
 
 export const TOP_HELP = `kube-harden: audits a Kubernetes node against a hardening policy and fixes what is wrong, safely.
 
@@ -30,14 +53,14 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     deps.stdout(`${TOP_HELP}\n`);
     return name ? EXIT.ok : EXIT.usage;
   }
-  if (name === '--version') return versionCommand.run([], deps);
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === (name === '--version' ? 'version' : name));
+  if (!entry) {
     deps.stderr(`kube-harden: unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(', ')})\n`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   try {
-    return await command.run(rest, deps);
+    return await command.run(name === '--version' ? [] : rest, deps);
   } catch (error) {
     if (error instanceof UsageError) {
       deps.stderr(`kube-harden ${name}: ${error.message}\nRun "kube-harden ${name} --help" for usage.\n`);

@@ -6,7 +6,6 @@ import { planDiff, planJson } from './render.js';
 
 export const planCommand: Command = {
   name: 'plan',
-  summary: 'show the changes apply would make; changes nothing',
   help: `Usage: kube-harden plan [options] [--output diff|json]
 
 Prints what "apply" would change: unified diffs of whole files (comments and settings the agent does

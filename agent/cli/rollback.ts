@@ -11,7 +11,6 @@ function describe(journal: Journal): string {
 
 export const rollbackCommand: Command = {
   name: 'rollback',
-  summary: 'undo an apply byte for byte (files, created files, modes, live sysctls)',
   help: `Usage: kube-harden rollback [--host-root DIR] [--list | --to ID] [--no-restart]
 
 Without options, undoes the most recent apply that was not already rolled back. Every file is restored

@@ -15,7 +15,6 @@ export const DEFAULT_METRICS_ADDRESS = ':9742';
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'daemon mode: harden, then keep correcting drift; serves metrics and probes',
   help: `Usage: kube-harden run [options] [--no-restart] [--metrics-address host:port] [--log-level L]
 
 The DaemonSet entry point. Loads the policy, reconciles once (mode enforce: apply; mode audit: report

@@ -10,7 +10,6 @@ export function agentVersion(): string {
 
 export const versionCommand: Command = {
   name: 'version',
-  summary: 'print the kube-harden version',
   help: 'Usage: kube-harden version\n\nPrints the kube-harden version and the Node.js runtime.',
   async run(argv, deps) {
     if (argv.includes('--help') || argv.includes('-h')) {

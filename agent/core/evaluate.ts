@@ -27,8 +27,10 @@ export function collectTargets(rules: readonly Rule<RuleContext>[] | readonly Ru
   const stats = new Set<string>();
   const hostPlugins = new Set<string>();
   const shippedPlugins = new Set<string>();
-  for (const rule of rules as readonly { targets(obs: Observation): Targets }[]) {
-    const targets = rule.targets(obs);
+  // Rules of one component share a targets function; each distinct function runs once per round.
+  const distinct = new Set((rules as readonly { targets(obs: Observation): Targets }[]).map((rule) => rule.targets));
+  for (const targetsOf of distinct) {
+    const targets = targetsOf(obs);
     targets.files?.forEach((path) => files.add(path));
     targets.dirs?.forEach((path) => dirs.add(path));
     targets.sysctls?.forEach((key) => sysctls.add(key));

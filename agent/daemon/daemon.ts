@@ -12,7 +12,7 @@ import type { ServiceManager } from '../host/service-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
 import { watch, type FSWatcher } from 'chokidar';
-import { FlapGuard } from './flap-guard.js';
+import { DEFAULT_FLAP_GUARD, FlapGuard, type FlapGuardOptions } from './flap-guard.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
 
 /** Why a reconcile runs. `startup` changes are remediations; later ones count as drift corrections. */
@@ -28,6 +28,8 @@ export interface DaemonOptions {
   readonly pollMs: number;
   /** Minimum time between two restarts of one service by the loop. */
   readonly restartIntervalMs: number;
+  /** Fight detection; the default suits nodes (a benchmark of many tampers raises the threshold). */
+  readonly flapGuard?: FlapGuardOptions;
 }
 
 export const DEFAULT_DAEMON_TIMING = { debounceMs: 50, pollMs: 10_000, restartIntervalMs: 300_000 } as const;
@@ -52,7 +54,7 @@ export class Daemon {
   private policy!: Policy;
   private policyText = '';
   private kubeletVersion: string | null;
-  private readonly flap = new FlapGuard();
+  private readonly flap: FlapGuard;
   private readonly watcher: DirectoryWatcher;
   private policyWatcher: FSWatcher | null = null;
   private running: Promise<void> | null = null;
@@ -73,6 +75,7 @@ export class Daemon {
     private readonly deps: DaemonDeps,
   ) {
     this.kubeletVersion = options.input.kubeletVersion;
+    this.flap = new FlapGuard(options.flapGuard ?? DEFAULT_FLAP_GUARD);
     this.watcher = new DirectoryWatcher(deps.fs.hostRoot, (file) => this.onFileEvent(file));
     this.lastActivity = deps.now();
   }

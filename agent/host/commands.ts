@@ -1,5 +1,3 @@
-import { execa } from 'execa';
-
 /** Result of a finished command. */
 export interface CommandResult {
   readonly exitCode: number;
@@ -20,6 +18,8 @@ export class ExecaCommandRunner implements CommandRunner {
   ): Promise<CommandResult> {
     const [file, ...args] = argv;
     if (!file) throw new Error('empty command');
+    // Loaded on first use: execa costs ~100 ms to import and `version`/`--help` never run anything.
+    const { execa } = await import('execa');
     const result = await execa(file, args, { reject: false, timeout: options.timeoutMs ?? 30_000, env: options.env, stdin: 'ignore' });
     const exitCode = typeof result.exitCode === 'number' ? result.exitCode : 1;
     const stderr = result.failed && result.exitCode === undefined ? `${result.shortMessage}` : String(result.stderr ?? '');

@@ -1,4 +1,3 @@
-import type { Observation, Targets } from '../../core/observation.js';
 import type { Rule, RuleMeta } from '../../core/rule.js';
 import type { NodeContext } from '../context.js';
 import { evaluatePermissions, ROOT, type PermissionTarget } from '../files/permissions.js';
@@ -43,7 +42,7 @@ function rootOnly(paths: readonly string[]): PermissionTarget[] {
 /** kubelet config.yaml, drop-ins, kubeconfig and flag files (they hold credentials paths and settings). */
 export const kubeletConfigFilePermissions: Rule<NodeContext> = {
   meta: CONFIG_META,
-  targets: (obs: Observation): Targets => kubeletTargets(obs),
+  targets: kubeletTargets,
   evaluate(ctx) {
     const unavailable = ctx.kubelet.layout === 'unknown' ? kubeletUnavailable(ctx) : null;
     if (unavailable)
@@ -67,7 +66,7 @@ export const kubeletConfigFilePermissions: Rule<NodeContext> = {
 /** The kubelet's systemd unit and drop-ins (kubeadm). The snap's units belong to snapd and are skipped. */
 export const kubeletServiceFilePermissions: Rule<NodeContext> = {
   meta: SERVICE_META,
-  targets: (obs: Observation): Targets => kubeletTargets(obs),
+  targets: kubeletTargets,
   evaluate(ctx) {
     const base = { id: SERVICE_META.id, title: SERVICE_META.title, cis: SERVICE_META.cis, expected: '600 root:root' };
     if (ctx.kubelet.layout === 'k8s-snap')

@@ -1,5 +1,4 @@
 import type { Finding, FindingStatus } from '../../core/finding.js';
-import type { Targets } from '../../core/observation.js';
 import type { RuleValueSpec } from '../../core/policy.js';
 import type { Evaluation, Rule, RuleMeta } from '../../core/rule.js';
 import { atLeast, formatVersion } from '../../core/version.js';
@@ -104,7 +103,8 @@ export function settingRule(spec: SettingRuleSpec): KubeletSettingRule {
   return {
     meta,
     valueSpec: { id: spec.id, ...(spec.value ? { value: spec.value } : {}) },
-    targets: (obs): Targets => kubeletTargets(obs),
+    // The shared function (not a wrapper): discovery computes each distinct targets function once.
+    targets: kubeletTargets,
     evaluate(ctx): Evaluation {
       const desired = spec.desired(ctx);
       const expected = desired.kind === 'unknown' ? 'unknown' : desired.text;
