@@ -182,9 +182,9 @@ Machine: ${machine}.
 
 | measurement | runs | median | p90 | p99 | min | max |
 |---|---|---|---|---|---|---|
-${row('CLI \`audit --output json\`, cold process, control-plane + flannel fixture (18 rules)', audit)}
+${row('CLI `audit --output json`, cold process, control-plane + flannel fixture (18 rules)', audit)}
 ${row('in-process reconcile: observe + evaluate, same fixture (warm)', reconcile)}
-${row('CLI \`apply --no-restart\`, cold process, fresh fixture each run (about 40 changes incl. plugin install)', apply)}
+${row('CLI `apply --no-restart`, cold process, fresh fixture each run (about 40 changes incl. plugin install)', apply)}
 ${row('drift correction: config.yaml tampered → hardened again (daemon, real watcher)', drift)}
 
 Idle daemon (\`kube-harden run\`, worker + flannel fixture, no restarts), sampled from /proc over ${idleSeconds} s after
