@@ -12,6 +12,8 @@ export type FileState =
       readonly mode: number;
       readonly uid: number;
       readonly gid: number;
+      /** Last content change (ms since the epoch), to tell whether a running process has loaded it. */
+      readonly mtimeMs?: number;
     }
   | { readonly kind: 'missing'; readonly path: string }
   | { readonly kind: 'error'; readonly path: string; readonly error: string };
@@ -71,6 +73,8 @@ export interface VersionFact {
 export interface RunningProcess {
   readonly pid: number;
   readonly argv: readonly string[];
+  /** Start time (ms since the epoch) from /proc/<pid>/stat and the boot time; null when unreadable. */
+  readonly startedAtMs: number | null;
 }
 
 /** Linux security module state (DESIGN §3 `node.lsm`). */

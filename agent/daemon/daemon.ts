@@ -1,5 +1,5 @@
 import { executePlan, type ApplyResult } from '../apply/executor.js';
-import { inspectNode, readPolicyFile } from '../apply/inspect.js';
+import { inspectNode, readPolicyFile, type InspectedNode } from '../apply/inspect.js';
 import type { OperatorInput } from '../core/observation.js';
 import { buildPlan } from '../core/planner.js';
 import type { Policy } from '../core/policy.js';
@@ -9,6 +9,7 @@ import type { CommandRunner } from '../host/commands.js';
 import type { HealthProbe } from '../host/health.js';
 import type { HostFs } from '../host/host-fs.js';
 import type { ServiceManager } from '../host/service-manager.js';
+import { kubeletRestartNeeded } from '../rules/kubelet/restart-need.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
 import { watch, type FSWatcher } from 'chokidar';
@@ -183,6 +184,7 @@ export class Daemon {
         new Set(held.keys()),
       );
       const enforce = this.policy.mode === 'enforce' && (this.policy.drift.enabled || reason === 'startup');
+      if (enforce) this.judgeRunningKubelet(node);
       if (enforce) {
         const plan = buildPlan(node.evaluated, node.obs, this.policy, { heldRules: held });
         if (plan.changes.length > 0) {
@@ -218,6 +220,24 @@ export class Daemon {
       this.lastActivity = this.deps.now();
       this.reconcileStartedAt = null;
     }
+  }
+
+  /**
+   * When the running kubelet is visible in /proc, its start time against the settings files' change
+   * times decides whether a kubelet restart is pending (also after an agent restart, or a change made
+   * with --no-restart). Judged before this reconcile's own changes, which add their pending restarts.
+   */
+  private judgeRunningKubelet(node: InspectedNode): void {
+    const service = node.ctx.kubelet.service;
+    if (!service || node.obs.kubeletProcess?.startedAtMs == null) return;
+    const need = kubeletRestartNeeded(node.ctx, node.evaluated);
+    if (!need) {
+      this.pendingRestarts.delete(service);
+      return;
+    }
+    if (!this.pendingRestarts.has(service))
+      this.deps.logger.warn('service restart pending', { service, reason: need.reason, noRestart: this.options.noRestart });
+    this.pendingRestarts.add(service);
   }
 
   private restartTooSoon(service: string, now: number): boolean {

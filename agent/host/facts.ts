@@ -62,9 +62,22 @@ export async function findKubeletProcess(fs: HostFs): Promise<RunningProcess | n
       .split('\0')
       .filter((arg, index, all) => arg !== '' || index < all.length - 1);
     const program = argv[0]?.split('/').pop();
-    if (program === 'kubelet') return { pid: Number(entry), argv };
+    if (program === 'kubelet') return { pid: Number(entry), argv, startedAtMs: await processStart(fs, entry) };
   }
   return null;
+}
+
+/**
+ * When a process started: field 22 of /proc/<pid>/stat (clock ticks after boot) plus `btime` from
+ * /proc/stat. Clock ticks are 100 per second on every Linux architecture Kubernetes supports (USER_HZ).
+ */
+async function processStart(fs: HostFs, pid: string): Promise<number | null> {
+  const [stat, system] = await Promise.all([fs.readFile(`/proc/${pid}/stat`), fs.readFile('/proc/stat')]);
+  if (stat.kind !== 'file' || system.kind !== 'file') return null;
+  const fields = stat.content.slice(stat.content.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[19]);
+  const boot = Number(/^btime (\d+)$/m.exec(system.content)?.[1]);
+  return Number.isFinite(ticks) && Number.isFinite(boot) ? boot * 1000 + ticks * 10 : null;
 }
 
 /**

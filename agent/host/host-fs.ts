@@ -49,7 +49,7 @@ export class HostFs {
       const content = buffer.toString('utf8');
       if (content.includes('\uFFFD') && !Buffer.from(content, 'utf8').equals(buffer))
         return { kind: 'error', path: hostPath, error: 'is not valid UTF-8' };
-      return { kind: 'file', path: hostPath, content, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid };
+      return { kind: 'file', path: hostPath, content, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, mtimeMs: info.mtimeMs };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', path: hostPath };
       return { kind: 'error', path: hostPath, error: errorText(error) };

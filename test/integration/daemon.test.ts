@@ -245,3 +245,49 @@ describe('daemon: metrics are promtool-clean', function () {
     }
   });
 });
+
+describe('daemon: restarts decided from the running kubelet', function () {
+  this.timeout(30_000);
+  after(cleanupTempDirs);
+
+  it('restarts a kubelet that started before its hardened settings were written, once', async () => {
+    const root = workerWithCni();
+    // A running kubelet that started at boot (btime 1000 s, starttime 0 ticks): before any file change.
+    writeFileSync(path.join(root, 'proc/stat'), 'cpu  1 2 3 4\nbtime 1000\n');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.join(root, 'proc/777'), { recursive: true });
+    writeFileSync(path.join(root, 'proc/777/cmdline'), '/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0');
+    writeFileSync(path.join(root, 'proc/777/stat'), '777 (kubelet) S 1 777 777 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 1000 100 1\n');
+    const fs = new HostFs(await HostRoot.open(root));
+    const runner = new ExecaCommandRunner();
+    const services = new FakeServiceManager();
+    const daemon = new Daemon(
+      {
+        policyFile: null,
+        input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: TEST_PLUGIN_DIR },
+        noRestart: false,
+        debounceMs: 20,
+        pollMs: 100,
+        restartIntervalMs: 300_000,
+      },
+      {
+        fs,
+        runner,
+        plugins: new ExecPluginProber(fs, runner, TEST_PLUGIN_DIR),
+        services,
+        health: () => new FakeHealthProbe([true]),
+        metrics: new AgentMetrics('t'),
+        logger: silentLogger(),
+        now: () => Date.now(),
+      },
+    );
+    await daemon.start();
+    try {
+      await sleep(400); // several polls: the pending restart must not repeat within the rate limit
+      await daemon.settled();
+      expect(services.restarts).to.deep.equal(['kubelet']);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});

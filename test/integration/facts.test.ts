@@ -21,12 +21,19 @@ describe('host facts', () => {
     const root = tempDir();
     put(root, 'proc/1/cmdline', Buffer.from('/sbin/init\0'));
     put(root, 'proc/4242/cmdline', Buffer.from('/opt/k8s/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0'));
+    // starttime (field 22) 12345 ticks after boot; btime from /proc/stat.
+    put(root, 'proc/4242/stat', '4242 (kubelet) S 1 4242 4242 0 -1 4194560 100 0 0 0 10 5 0 0 20 0 15 0 12345 1000000 2000 18446744073709551615\n');
+    put(root, 'proc/stat', 'cpu  1 2 3 4\nbtime 1790000000\nprocesses 100\n');
     put(root, 'proc/self/cmdline', Buffer.from('ignored\0'));
     put(root, 'opt/k8s/bin/kubelet', '#!/bin/sh\necho "Kubernetes v1.33.1"\n', 0o755);
     put(root, 'usr/bin/kubelet', '#!/bin/sh\necho "Kubernetes v1.20.0"\n', 0o755);
     const fs = new HostFs(await HostRoot.open(root));
     const process = await findKubeletProcess(fs);
-    expect(process).to.deep.equal({ pid: 4242, argv: ['/opt/k8s/bin/kubelet', '--config=/var/lib/kubelet/config.yaml'] });
+    expect(process).to.deep.equal({
+      pid: 4242,
+      argv: ['/opt/k8s/bin/kubelet', '--config=/var/lib/kubelet/config.yaml'],
+      startedAtMs: 1_790_000_000_000 + 123_450,
+    });
     const version = await detectKubeletVersion(fs, new ExecaCommandRunner(), null, process, ['/usr/bin/kubelet']);
     expect(version).to.include({ major: 1, minor: 33, patch: 1, source: '/opt/k8s/bin/kubelet --version' });
   });
