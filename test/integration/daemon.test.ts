@@ -22,7 +22,7 @@ function workerWithCni(): string {
   return root;
 }
 
-async function startDaemon(root: string, options: { policyFile?: string | null; pollMs?: number } = {}) {
+async function startDaemon(root: string, options: { policyFile?: string | null; pollMs?: number; noRestart?: boolean } = {}) {
   const fs = new HostFs(await HostRoot.open(root));
   const runner = new ExecaCommandRunner();
   const metrics = new AgentMetrics('test');
@@ -31,7 +31,7 @@ async function startDaemon(root: string, options: { policyFile?: string | null; 
     {
       policyFile: options.policyFile ?? null,
       input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: TEST_PLUGIN_DIR },
-      noRestart: true,
+      noRestart: options.noRestart ?? true,
       debounceMs: 20,
       pollMs: options.pollMs ?? 100,
       restartIntervalMs: 300_000,
@@ -258,30 +258,7 @@ describe('daemon: restarts decided from the running kubelet', function () {
     mkdirSync(path.join(root, 'proc/777'), { recursive: true });
     writeFileSync(path.join(root, 'proc/777/cmdline'), '/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0');
     writeFileSync(path.join(root, 'proc/777/stat'), '777 (kubelet) S 1 777 777 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 1000 100 1\n');
-    const fs = new HostFs(await HostRoot.open(root));
-    const runner = new ExecaCommandRunner();
-    const services = new FakeServiceManager();
-    const daemon = new Daemon(
-      {
-        policyFile: null,
-        input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: TEST_PLUGIN_DIR },
-        noRestart: false,
-        debounceMs: 20,
-        pollMs: 100,
-        restartIntervalMs: 300_000,
-      },
-      {
-        fs,
-        runner,
-        plugins: new ExecPluginProber(fs, runner, TEST_PLUGIN_DIR),
-        services,
-        health: () => new FakeHealthProbe([true]),
-        metrics: new AgentMetrics('t'),
-        logger: silentLogger(),
-        now: () => Date.now(),
-      },
-    );
-    await daemon.start();
+    const { daemon, services } = await startDaemon(root, { noRestart: false });
     try {
       await sleep(400); // several polls: the pending restart must not repeat within the rate limit
       await daemon.settled();

@@ -4,6 +4,7 @@ import type { Observation } from '../../../agent/core/observation.js';
 import { defaultPolicy } from '../../../agent/core/policy.js';
 import { buildContext } from '../../../agent/rules/context.js';
 import { RULE_VALUE_SPECS, RULES } from '../../../agent/rules/index.js';
+import { KUBELET_KERNEL_DEFAULTS } from '../../../agent/rules/kernel/sysctl.js';
 import { kubeletRestartNeeded } from '../../../agent/rules/kubelet/restart-need.js';
 import { kubeadmNode } from '../../helpers/observation.js';
 
@@ -16,14 +17,7 @@ protectKernelDefaults: true
 streamingConnectionIdleTimeout: 5m
 rotateCertificates: true
 `;
-const SYSCTLS = {
-  'vm.overcommit_memory': '1',
-  'vm.panic_on_oom': '0',
-  'kernel.panic': '10',
-  'kernel.panic_on_oops': '1',
-  'kernel.keys.root_maxkeys': '1000000',
-  'kernel.keys.root_maxbytes': '25000000',
-};
+const SYSCTLS = Object.fromEntries(KUBELET_KERNEL_DEFAULTS);
 
 function node(configMtime: number, started: number | null, config = HARDENED): Observation {
   const base = kubeadmNode(

@@ -2,17 +2,10 @@ import { expect } from 'chai';
 import { defaultPolicy } from '../../../agent/core/policy.js';
 import { buildContext } from '../../../agent/rules/context.js';
 import { RULE_VALUE_SPECS } from '../../../agent/rules/index.js';
-import { KUBE_HARDEN_SYSCTL_FILE, sysctlKubeletKernelDefaults } from '../../../agent/rules/kernel/sysctl.js';
+import { KUBE_HARDEN_SYSCTL_FILE, KUBELET_KERNEL_DEFAULTS, sysctlKubeletKernelDefaults } from '../../../agent/rules/kernel/sysctl.js';
 import { observation } from '../../helpers/observation.js';
 
-const GOOD = {
-  'vm.overcommit_memory': '1',
-  'vm.panic_on_oom': '0',
-  'kernel.panic': '10',
-  'kernel.panic_on_oops': '1',
-  'kernel.keys.root_maxkeys': '1000000',
-  'kernel.keys.root_maxbytes': '25000000',
-};
+const GOOD: Record<string, string> = Object.fromEntries(KUBELET_KERNEL_DEFAULTS);
 const PERSISTED = Object.entries(GOOD)
   .map(([key, value]) => `${key} = ${value}`)
   .join('\n');
