@@ -77,6 +77,7 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
   // rule may move to an earlier stage) and must still run once.
   const key = (change: PlannedChange) => `${change.action}|${change.path}`;
   const attempted = new Set<string>();
+  const reloads = new Map<string, RestartOutcome>();
   for (;;) {
     const pending = plan.changes.filter((change) => !attempted.has(key(change)));
     if (pending.length === 0) break;
@@ -91,6 +92,18 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
         const hashes =
           change.action === 'write' ? { beforeSha256: change.before === null ? null : sha256(change.before), afterSha256: sha256(change.after) } : {};
         logger.info('change applied', { path: change.path, action: change.action, rules: change.rules, ...hashes });
+        // A static pod manifest takes effect as soon as it is written: prove that component healthy
+        // before touching the next one, and put the manifest back if it does not come back.
+        const reload = plan.restarts.find((restart) => restart.disruption === 'reload' && restart.rules.some((id) => change.rules.includes(id)));
+        if (reload && change.action === 'write' && !request.noRestart) {
+          const outcome = await reloadGate(deps, journal, change.path, reload.service, request.healthTimeoutMs);
+          reloads.set(reload.service, outcome);
+          if (outcome !== 'restarted') {
+            result.result = 'rolled-back';
+            result.error = `${reload.service} not healthy within ${Math.round(request.healthTimeoutMs / 1000)}s; manifest restored`;
+            change.rules.forEach((id) => failed.add(id));
+          }
+        }
       } catch (error) {
         result.result = 'failed';
         result.error = message(error);
@@ -107,16 +120,27 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
       results.push({ change, result: 'skipped' });
 
   const appliedRules = new Set(results.filter((result) => result.result === 'applied').flatMap((result) => result.change.rules));
-  const restarts: RestartResult[] = plan.restarts
-    .filter((restart) => restart.rules.some((id) => appliedRules.has(id)))
-    .map((restart) => ({ service: restart.service, reason: restart.reason, result: request.noRestart ? 'pending' : 'restarted' }));
+  const restarts: RestartResult[] = [
+    ...[...reloads].map(([service, result]): RestartResult => ({
+      service,
+      reason: plan.restarts.find((r) => r.service === service)?.reason ?? '',
+      result,
+    })),
+    ...plan.restarts
+      .filter((restart) => !reloads.has(restart.service) && restart.rules.some((id) => appliedRules.has(id)))
+      .map((restart): RestartResult => ({ service: restart.service, reason: restart.reason, result: request.noRestart ? 'pending' : 'restarted' })),
+  ];
+  // Reloads (static pods) were gated change by change; only real restarts remain for the loop below.
+  const serviceRestarts = restarts.filter(
+    (restart) => !reloads.has(restart.service) && plan.restarts.find((r) => r.service === restart.service)?.disruption !== 'reload',
+  );
   journal.state = failed.size > 0 ? 'failed' : 'complete';
   journal.services = restarts.map((restart) => restart.service);
   await backups.save(journal);
 
   let healthy = true;
   if (!request.noRestart)
-    for (const restart of restarts) {
+    for (const restart of serviceRestarts) {
       const error = await restartAndWait(deps, restart.service, request.healthTimeoutMs);
       if (error) {
         restart.result = 'failed';
@@ -132,7 +156,7 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
     journal.state = 'rolled-back';
     await backups.save(journal);
     for (const result of results) if (result.result === 'applied') result.result = 'rolled-back';
-    for (const restart of restarts) {
+    for (const restart of serviceRestarts) {
       const error = await restartAndWait(deps, restart.service, request.healthTimeoutMs);
       if (restart.result !== 'failed') restart.result = 'rolled-back';
       if (error) logger.error('service unhealthy after rollback', { service: restart.service, error });
@@ -140,6 +164,16 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
   }
   await backups.prune(request.retainBackups);
   return { backupId: journal.id, changes: results, restarts, blocked: plan.blocked, ok: failed.size === 0 && healthy };
+}
+
+/** Waits for a static pod after its manifest changed; restores the manifest when it stays unhealthy. */
+async function reloadGate(deps: ApplyDeps, journal: Journal, path: string, service: string, timeoutMs: number): Promise<RestartOutcome> {
+  if (await deps.health(service).waitHealthy(timeoutMs)) return 'restarted';
+  deps.logger.warn('component unhealthy after its manifest changed, restoring it', { service, path });
+  await deps.backups.restoreLatest(journal, path);
+  const back = await deps.health(service).waitHealthy(timeoutMs);
+  if (!back) deps.logger.error('component still unhealthy after the manifest was restored', { service, path });
+  return 'rolled-back';
 }
 
 async function restartAndWait(deps: ApplyDeps, service: string, timeoutMs: number): Promise<string | null> {

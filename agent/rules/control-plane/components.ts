@@ -1,0 +1,100 @@
+import type { Observation, Targets } from '../../core/observation.js';
+import { parseVersion, type Version } from '../../core/version.js';
+import { parseArgsFile } from '../../formats/args-file.js';
+import { FormatError } from '../../formats/env-file.js';
+import { parseStaticPod } from '../../formats/static-pod.js';
+
+/** A control-plane component, where kubeadm and the k8s snap keep its flags, and how to see it is healthy. */
+export interface Component {
+  readonly name: 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+  readonly manifest: string;
+  readonly snapArgs: string;
+  readonly snapService: string;
+  /** Local health endpoint (HTTPS with the component's own certificate). */
+  readonly healthUrl: string;
+}
+
+function component(name: Component['name'], healthUrl: string): Component {
+  return {
+    name,
+    manifest: `/etc/kubernetes/manifests/${name}.yaml`,
+    snapArgs: `/var/snap/k8s/common/args/${name}`,
+    snapService: `snap.k8s.${name}`,
+    healthUrl,
+  };
+}
+
+export const COMPONENTS = {
+  apiserver: component('kube-apiserver', 'https://127.0.0.1:6443/livez'),
+  controllerManager: component('kube-controller-manager', 'https://127.0.0.1:10257/healthz'),
+  scheduler: component('kube-scheduler', 'https://127.0.0.1:10259/healthz'),
+} as const;
+
+/** The restart "service" of a static pod: the kubelet recreates it when the manifest changes. */
+export function staticPodService(component: Component): string {
+  return `static-pod/${component.name}`;
+}
+
+/** A component as found on this node. */
+export type ComponentView =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'error'; readonly path: string; readonly message: string }
+  | {
+      readonly kind: 'static-pod' | 'snap';
+      readonly path: string;
+      /** Flag values, the last occurrence winning. */
+      readonly flags: ReadonlyMap<string, string>;
+      readonly version: Version | null;
+      readonly versionSource: string;
+    };
+
+/**
+ * Reads a component's flags from its kubeadm static pod manifest or its k8s snap args file. The
+ * version comes from the manifest's image tag; the snap ships every component in one revision, so its
+ * kubelet's version is the component's.
+ */
+export function componentView(obs: Observation, component: Component): ComponentView {
+  const manifest = obs.files.get(component.manifest);
+  const args = obs.files.get(component.snapArgs);
+  const describe = (path: string, error: unknown): ComponentView => {
+    const line = error instanceof FormatError && error.line ? `:${error.line}` : '';
+    return { kind: 'error', path, message: `${path}${line}: ${error instanceof Error ? error.message : String(error)}` };
+  };
+  if (manifest?.kind === 'error') return { kind: 'error', path: component.manifest, message: `${component.manifest}: ${manifest.error}` };
+  if (manifest?.kind === 'file') {
+    try {
+      const pod = parseStaticPod(manifest.content, component.name);
+      const version = pod.imageTag ? parseVersion(pod.imageTag) : null;
+      return {
+        kind: 'static-pod',
+        path: component.manifest,
+        flags: new Map(pod.flags.map((flag) => [flag.name, flag.value])),
+        version,
+        versionSource: `image tag ${pod.imageTag ?? '(none)'}`,
+      };
+    } catch (error) {
+      return describe(component.manifest, error);
+    }
+  }
+  if (args?.kind === 'error') return { kind: 'error', path: component.snapArgs, message: `${component.snapArgs}: ${args.error}` };
+  if (args?.kind === 'file') {
+    try {
+      const flags = new Map(parseArgsFile(args.content).args.map((arg) => [arg.name, arg.value]));
+      return {
+        kind: 'snap',
+        path: component.snapArgs,
+        flags,
+        version: obs.kubeletVersion,
+        versionSource: `the k8s snap (${obs.kubeletVersion?.source ?? 'version unknown'})`,
+      };
+    } catch (error) {
+      return describe(component.snapArgs, error);
+    }
+  }
+  return { kind: 'absent' };
+}
+
+/** Every control-plane rule reads the same files: one shared targets function. */
+export function controlPlaneTargets(): Targets {
+  return { files: Object.values(COMPONENTS).flatMap((component) => [component.manifest, component.snapArgs]) };
+}

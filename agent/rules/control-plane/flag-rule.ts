@@ -1,0 +1,109 @@
+import type { Finding } from '../../core/finding.js';
+import type { Evaluation, FileEdit, RestartNeed, Rule, RuleMeta } from '../../core/rule.js';
+import { atLeast, formatVersion, type Version } from '../../core/version.js';
+import { removeArg, setArg } from '../../formats/args-file.js';
+import { removePodFlag, setPodFlag } from '../../formats/static-pod.js';
+import type { NodeContext } from '../context.js';
+import { componentView, controlPlaneTargets, staticPodService, type Component } from './components.js';
+
+/** What the policy wants for one flag: a value, or the flag's absence. */
+export type FlagDesire = { readonly kind: 'set'; readonly value: string } | { readonly kind: 'unset' };
+
+export interface FlagRuleSpec {
+  readonly id: string;
+  readonly title: string;
+  readonly cis: readonly string[];
+  readonly component: Component;
+  readonly flag: string;
+  /** The value the component uses when the flag is absent (judged like any other value). */
+  readonly defaultValue: string | null;
+  readonly desired: FlagDesire;
+  /** Oldest component version the flag is known to be accepted by. */
+  readonly minVersion: { readonly major: number; readonly minor: number };
+}
+
+/** Static pods are recreated by the kubelet when their manifest changes; snap services are restarted. */
+function restartFor(component: Component, kind: 'static-pod' | 'snap'): RestartNeed {
+  return kind === 'static-pod'
+    ? {
+        service: staticPodService(component),
+        disruption: 'reload',
+        reason: `the kubelet recreates ${component.name} when its manifest changes; it must become healthy again`,
+      }
+    : { service: component.snapService, disruption: 'restart', reason: `${component.name} reads its flags only at start` };
+}
+
+function versionBlock(version: Version | null, spec: FlagRuleSpec, source: string): string | null {
+  if (!version) return `${spec.component.name} version unknown (${source}): nothing is changed without it`;
+  if (!atLeast(version, spec.minVersion.major, spec.minVersion.minor))
+    return `${spec.component.name} ${formatVersion(version)} is older than ${spec.minVersion.major}.${spec.minVersion.minor}, the oldest that accepts --${spec.flag} as written`;
+  return null;
+}
+
+/** A rule whose finding is one flag of one control-plane component. */
+export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> {
+  const meta: RuleMeta = {
+    id: spec.id,
+    title: spec.title,
+    cis: spec.cis,
+    component: spec.component.name,
+    remediable: true,
+    disruption: 'restart',
+    versions: `${spec.component.name} >= ${spec.minVersion.major}.${spec.minVersion.minor}`,
+  };
+  const expected = spec.desired.kind === 'set' ? `--${spec.flag}=${spec.desired.value}` : `no --${spec.flag}`;
+  return {
+    meta,
+    targets: controlPlaneTargets,
+    evaluate(ctx): Evaluation {
+      const base = { id: spec.id, title: spec.title, cis: spec.cis, expected };
+      const view = componentView(ctx.obs, spec.component);
+      if (view.kind === 'absent')
+        return {
+          finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${spec.component.name} on this node` },
+        };
+      if (view.kind === 'error')
+        return {
+          finding: {
+            ...base,
+            status: 'unknown',
+            actual: 'unknown',
+            source: view.path,
+            remediable: false,
+            message: `cannot read ${spec.component.name} flags: ${view.message}`,
+          },
+        };
+      const raw = view.flags.get(spec.flag);
+      const effective = raw ?? spec.defaultValue;
+      const actual = raw !== undefined ? `--${spec.flag}=${raw}` : `(not set; default ${spec.defaultValue ?? 'none'})`;
+      const ok = spec.desired.kind === 'set' ? effective === spec.desired.value : raw === undefined;
+      if (ok) return { finding: { ...base, status: 'pass', actual, source: view.path, remediable: false, message: '' } };
+      const block = versionBlock(view.version, spec, view.versionSource);
+      const finding: Finding = {
+        ...base,
+        status: 'fail',
+        actual,
+        source: view.path,
+        remediable: block === null,
+        message: block ? `not remediated: ${block}` : '',
+      };
+      if (block) return { finding, blocked: block };
+      const desired = spec.desired;
+      const edit: FileEdit =
+        view.kind === 'static-pod'
+          ? {
+              path: view.path,
+              transform: (current) =>
+                desired.kind === 'set'
+                  ? setPodFlag(current ?? '', spec.component.name, spec.flag, desired.value)
+                  : removePodFlag(current ?? '', spec.component.name, spec.flag),
+            }
+          : {
+              path: view.path,
+              transform: (current) =>
+                desired.kind === 'set' ? setArg(current ?? '', spec.flag, desired.value) : removeArg(current ?? '', spec.flag),
+            };
+      return { finding, remedy: { edits: [edit], restart: restartFor(spec.component, view.kind) } };
+    },
+  };
+}
