@@ -88,3 +88,43 @@ export function removePodFlag(text: string, containerName: string, name: string)
 function render(doc: Document): string {
   return doc.toString({ indentSeq: false, lineWidth: 0, minContentWidth: 0 });
 }
+
+/** A hostPath volume and its mount in the component container. */
+export interface HostPathMount {
+  readonly name: string;
+  readonly hostPath: string;
+  readonly type: 'File' | 'FileOrCreate' | 'Directory' | 'DirectoryOrCreate';
+  readonly mountPath: string;
+  readonly readOnly: boolean;
+}
+
+/** True when the container already mounts something at `mountPath`. */
+export function hasMountPath(pod: StaticPod, mountPath: string): boolean {
+  const mounts = pod.doc.getIn(['spec', 'containers', pod.container, 'volumeMounts']);
+  return isSeq(mounts) && mounts.items.some((item) => isMap(item) && item.get('mountPath') === mountPath);
+}
+
+/**
+ * Adds a hostPath volume and its mount unless the container already mounts that path (a second mount
+ * at one path is invalid). Volumes and mounts are kept in name order, as kubeadm writes them.
+ */
+export function ensureHostPathMount(text: string, containerName: string, mount: HostPathMount): string {
+  const pod = parseStaticPod(text, containerName);
+  if (hasMountPath(pod, mount.mountPath)) return text;
+  const { doc } = pod;
+  const mountNode = doc.createNode({ mountPath: mount.mountPath, name: mount.name, ...(mount.readOnly ? { readOnly: true } : {}) });
+  const volumeNode = doc.createNode({ hostPath: { path: mount.hostPath, type: mount.type }, name: mount.name });
+  const mounts = doc.getIn(['spec', 'containers', pod.container, 'volumeMounts'], true);
+  if (isSeq(mounts)) {
+    const at = mounts.items.findIndex((item) => isMap(item) && String(item.get('name')) > mount.name);
+    mounts.items.splice(at === -1 ? mounts.items.length : at, 0, mountNode);
+  } else doc.setIn(['spec', 'containers', pod.container, 'volumeMounts'], doc.createNode([mountNode]));
+  const volumes = doc.getIn(['spec', 'volumes'], true);
+  const existing = isSeq(volumes) ? volumes.items.find((item) => isMap(item) && item.get('name') === mount.name) : undefined;
+  if (existing) throw new FormatError(`a volume named ${mount.name} already exists with another mount path`);
+  if (isSeq(volumes)) {
+    const at = volumes.items.findIndex((item) => isMap(item) && String(item.get('name')) > mount.name);
+    volumes.items.splice(at === -1 ? volumes.items.length : at, 0, volumeNode);
+  } else doc.setIn(['spec', 'volumes'], doc.createNode([volumeNode]));
+  return render(doc);
+}

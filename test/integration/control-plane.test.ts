@@ -14,9 +14,17 @@ async function cli(args: string[], root: string, health = new FakeHealthProbe([t
   return { code, out: harness.stdout(), harness };
 }
 
+/** The pod without its command list and without the audit volumes kube-harden adds to the apiserver. */
 function withoutCommand(text: string): unknown {
-  const pod = parse(text) as { spec: { containers: Array<{ command?: string[] }> } };
-  for (const container of pod.spec.containers) delete container.command;
+  const pod = parse(text) as {
+    spec: { containers: Array<{ command?: string[]; volumeMounts?: Array<{ name: string }> }>; volumes?: Array<{ name: string }> };
+  };
+  const ours = (item: { name: string }) => !item.name.startsWith('kube-harden-');
+  for (const container of pod.spec.containers) {
+    delete container.command;
+    if (container.volumeMounts) container.volumeMounts = container.volumeMounts.filter(ours);
+  }
+  if (pod.spec.volumes) pod.spec.volumes = pod.spec.volumes.filter(ours);
   return pod;
 }
 
@@ -41,7 +49,15 @@ describe('control-plane flags on a kubeadm control plane', () => {
       expect(withoutCommand(after)).to.deep.equal(withoutCommand(before[name]!));
       const oldFlags = (parse(before[name]!) as { spec: { containers: Array<{ command: string[] }> } }).spec.containers[0]!.command;
       const newFlags = (parse(after) as { spec: { containers: Array<{ command: string[] }> } }).spec.containers[0]!.command;
-      expect(newFlags.filter((flag) => !oldFlags.includes(flag)).every((flag) => /^--(profiling|bind-address)=/.test(flag))).to.equal(true);
+      const added = newFlags.filter((flag) => !oldFlags.includes(flag));
+      expect(
+        added.every((flag) =>
+          /^--(profiling|bind-address|tls-cipher-suites|service-account-extend-token-expiration|audit-[a-z-]+|terminated-pod-gc-threshold|controllers)=/.test(
+            flag,
+          ),
+        ),
+        added.join(' '),
+      ).to.equal(true);
     }
     expect(read(root, 'etc/kubernetes/manifests/kube-scheduler.yaml')).to.contain('- --bind-address=127.0.0.1');
     expect(read(root, 'etc/kubernetes/manifests/etcd.yaml')).to.equal(etcd);
@@ -98,5 +114,112 @@ describe('control-plane flags on a kubeadm control plane', () => {
       plan.changes.some((change: { path: string; action: string }) => change.path.endsWith('kube-scheduler.yaml') && change.action === 'chmod'),
     );
     expect(plan.blocked.find((b: { id: string }) => b.id === 'scheduler.profiling').reason).to.contain('version unknown');
+  });
+});
+
+type Pod = {
+  spec: {
+    containers: Array<{ command: string[]; volumeMounts?: Array<{ mountPath: string }> }>;
+    volumes?: Array<{ name: string; hostPath?: { path: string } }>;
+  };
+};
+
+function flagsOf(root: string, name: string): Map<string, string> {
+  const pod = parse(read(root, `etc/kubernetes/manifests/${name}.yaml`)) as Pod;
+  return new Map(
+    pod.spec.containers[0]!.command.filter((word) => word.startsWith('--')).map((word) => [
+      word.slice(2, word.indexOf('=') > 0 ? word.indexOf('=') : undefined),
+      word.includes('=') ? word.slice(word.indexOf('=') + 1) : 'true',
+    ]),
+  );
+}
+
+/** The automated CIS 1.2-1.4 and 2 checks as kube-bench encodes them (CIS-CHECKS.md), on the manifests' flags. */
+function cisControlPlane(root: string): Array<[string, boolean]> {
+  const api = flagsOf(root, 'kube-apiserver');
+  const kcm = flagsOf(root, 'kube-controller-manager');
+  const sched = flagsOf(root, 'kube-scheduler');
+  const etcd = flagsOf(root, 'etcd');
+  const has = (flags: Map<string, string>, ...names: string[]) => names.every((name) => flags.has(name));
+  const list = (flags: Map<string, string>, name: string) => (flags.get(name) ?? '').split(',');
+  return [
+    ['1.2.2', !api.has('token-auth-file')],
+    ['1.2.4', has(api, 'kubelet-client-certificate', 'kubelet-client-key')],
+    ['1.2.5', has(api, 'kubelet-certificate-authority')],
+    ['1.2.6', api.has('authorization-mode') && !list(api, 'authorization-mode').includes('AlwaysAllow')],
+    ['1.2.7', list(api, 'authorization-mode').includes('Node')],
+    ['1.2.8', list(api, 'authorization-mode').includes('RBAC')],
+    ['1.2.10', !list(api, 'enable-admission-plugins').includes('AlwaysAdmit')],
+    ['1.2.12', !list(api, 'disable-admission-plugins').includes('ServiceAccount')],
+    ['1.2.13', !list(api, 'disable-admission-plugins').includes('NamespaceLifecycle')],
+    ['1.2.14', list(api, 'enable-admission-plugins').includes('NodeRestriction')],
+    ['1.2.15', api.get('profiling') === 'false'],
+    ['1.2.16', api.has('audit-log-path')],
+    ['1.2.17', Number(api.get('audit-log-maxage')) >= 30],
+    ['1.2.18', Number(api.get('audit-log-maxbackup')) >= 10],
+    ['1.2.19', Number(api.get('audit-log-maxsize')) >= 100],
+    ['1.2.21', !api.has('service-account-lookup') || api.get('service-account-lookup') === 'true'],
+    ['1.2.22', api.has('service-account-key-file')],
+    ['1.2.23', has(api, 'etcd-certfile', 'etcd-keyfile')],
+    ['1.2.24', has(api, 'tls-cert-file', 'tls-private-key-file')],
+    ['1.2.25', api.has('client-ca-file')],
+    ['1.2.26', api.has('etcd-cafile')],
+    ['1.2.30', api.get('service-account-extend-token-expiration') === 'false'],
+    ['1.3.2', kcm.get('profiling') === 'false'],
+    ['1.3.3', kcm.has('use-service-account-credentials') && kcm.get('use-service-account-credentials') !== 'false'],
+    ['1.3.4', kcm.has('service-account-private-key-file')],
+    ['1.3.5', kcm.has('root-ca-file')],
+    ['1.3.6', !(kcm.get('feature-gates') ?? '').includes('RotateKubeletServerCertificate=false')],
+    ['1.3.7', !kcm.has('bind-address') || kcm.get('bind-address') === '127.0.0.1'],
+    ['1.4.1', sched.get('profiling') === 'false'],
+    ['1.4.2', !sched.has('bind-address') || sched.get('bind-address') === '127.0.0.1'],
+    ['2.1', has(etcd, 'cert-file', 'key-file')],
+    ['2.2', etcd.get('client-cert-auth') === 'true'],
+    ['2.3', !etcd.has('auto-tls') || etcd.get('auto-tls') === 'false'],
+    ['2.4', has(etcd, 'peer-cert-file', 'peer-key-file')],
+    ['2.5', etcd.get('peer-client-cert-auth') === 'true'],
+    ['2.6', !etcd.has('peer-auto-tls') || etcd.get('peer-auto-tls') === 'false'],
+  ];
+}
+
+describe('control plane: the whole kubeadm apiserver/kcm/scheduler set', () => {
+  after(cleanupTempDirs);
+
+  it('after apply every automated CIS 1.2-1.4 and 2 check passes except 1.2.5 (kubelet CA), reported with its reason', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    expect(cisControlPlane(root).filter(([, ok]) => !ok).length).to.be.greaterThan(5);
+    await cli(['apply', '--no-restart'], root);
+    expect(
+      cisControlPlane(root)
+        .filter(([, ok]) => !ok)
+        .map(([id]) => id),
+    ).to.deep.equal(['1.2.5']);
+    const audit = JSON.parse((await cli(['audit', '--output', 'json'], root)).out);
+    const byId = new Map(audit.results.map((result: { id: string }) => [result.id, result]));
+    expect((byId.get('apiserver.kubelet-certificate-authority') as { message: string }).message).to.contain('serverTLSBootstrap');
+    expect((byId.get('apiserver.anonymous-auth') as { message: string }).message).to.contain('1.32+');
+  });
+
+  it('mounts every file the apiserver flags reference, and the audit policy is an audit.k8s.io Policy', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    await cli(['apply', '--no-restart'], root);
+    const pod = parse(read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml')) as Pod;
+    const mounts = pod.spec.containers[0]!.volumeMounts!.map((mount) => mount.mountPath);
+    const paths = pod.spec.containers[0]!.command.filter((word) => /^--[a-z-]+=\//.test(word)).map((word) => word.slice(word.indexOf('=') + 1));
+    for (const file of paths)
+      expect(
+        mounts.some((mount) => file === mount || file.startsWith(`${mount}/`)),
+        file,
+      ).to.equal(true);
+    const policy = parse(read(root, 'etc/kubernetes/audit-policy.yaml')) as { apiVersion: string; kind: string };
+    expect(policy).to.include({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy' });
+    expect(new Set(pod.spec.volumes!.map((volume) => volume.name)).size).to.equal(pod.spec.volumes!.length);
+  });
+
+  it('disables the service-account-token controller by its 1.28+ name, keeping kubeadm bootstrapsigner and tokencleaner', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    await cli(['apply', '--no-restart'], root);
+    expect(flagsOf(root, 'kube-controller-manager').get('controllers')).to.equal('*,bootstrapsigner,tokencleaner,-serviceaccount-token-controller');
+    expect(flagsOf(root, 'kube-controller-manager').get('terminated-pod-gc-threshold')).to.equal('12500');
   });
 });

@@ -1,4 +1,5 @@
 import type { Finding } from '../../core/finding.js';
+import type { RuleValueSpec } from '../../core/policy.js';
 import type { Evaluation, FileEdit, RestartNeed, Rule, RuleMeta } from '../../core/rule.js';
 import { atLeast, formatVersion, type Version } from '../../core/version.js';
 import { removeArg, setArg } from '../../formats/args-file.js';
@@ -17,7 +18,12 @@ export interface FlagRuleSpec {
   readonly flag: string;
   /** The value the component uses when the flag is absent (judged like any other value). */
   readonly defaultValue: string | null;
-  readonly desired: FlagDesire;
+  /** What the policy wants, fixed or from the policy (and the node). */
+  readonly desired: FlagDesire | ((ctx: NodeContext) => FlagDesire);
+  /** True when the effective value is hardened enough (default: equal to the desired value). */
+  readonly judge?: (effective: string | null, desired: FlagDesire) => boolean;
+  /** Policy value spec, for rules whose value the policy may set. */
+  readonly value?: RuleValueSpec['value'];
   /** Oldest component version the flag is known to be accepted by. */
   readonly minVersion: { readonly major: number; readonly minor: number };
 }
@@ -41,7 +47,7 @@ function versionBlock(version: Version | null, spec: FlagRuleSpec, source: strin
 }
 
 /** A rule whose finding is one flag of one control-plane component. */
-export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> {
+export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> & { readonly valueSpec: RuleValueSpec } {
   const meta: RuleMeta = {
     id: spec.id,
     title: spec.title,
@@ -51,11 +57,13 @@ export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> {
     disruption: 'restart',
     versions: `${spec.component.name} >= ${spec.minVersion.major}.${spec.minVersion.minor}`,
   };
-  const expected = spec.desired.kind === 'set' ? `--${spec.flag}=${spec.desired.value}` : `no --${spec.flag}`;
   return {
     meta,
+    valueSpec: { id: spec.id, ...(spec.value ? { value: spec.value } : {}) },
     targets: controlPlaneTargets,
     evaluate(ctx): Evaluation {
+      const desired = typeof spec.desired === 'function' ? spec.desired(ctx) : spec.desired;
+      const expected = desired.kind === 'set' ? `--${spec.flag}=${desired.value}` : `no --${spec.flag}`;
       const base = { id: spec.id, title: spec.title, cis: spec.cis, expected };
       const view = componentView(ctx.obs, spec.component);
       if (view.kind === 'absent')
@@ -76,7 +84,7 @@ export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> {
       const raw = view.flags.get(spec.flag);
       const effective = raw ?? spec.defaultValue;
       const actual = raw !== undefined ? `--${spec.flag}=${raw}` : `(not set; default ${spec.defaultValue ?? 'none'})`;
-      const ok = spec.desired.kind === 'set' ? effective === spec.desired.value : raw === undefined;
+      const ok = spec.judge ? spec.judge(effective, desired) : desired.kind === 'set' ? effective === desired.value : raw === undefined;
       if (ok) return { finding: { ...base, status: 'pass', actual, source: view.path, remediable: false, message: '' } };
       const block = versionBlock(view.version, spec, view.versionSource);
       const finding: Finding = {
@@ -88,7 +96,6 @@ export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> {
         message: block ? `not remediated: ${block}` : '',
       };
       if (block) return { finding, blocked: block };
-      const desired = spec.desired;
       const edit: FileEdit =
         view.kind === 'static-pod'
           ? {

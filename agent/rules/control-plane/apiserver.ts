@@ -1,0 +1,198 @@
+import { ruleValue } from '../../core/policy.js';
+import type { Evaluation, Rule } from '../../core/rule.js';
+import { atLeast, formatVersion } from '../../core/version.js';
+import type { NodeContext } from '../context.js';
+import { STRONG_CIPHER_SUITES, tlsVersionRank } from '../kubelet/tls.js';
+import { COMPONENTS, componentView, controlPlaneTargets } from './components.js';
+import { componentFlagRule, type FlagDesire } from './flag-rule.js';
+
+const ANY = { major: 1, minor: 19 } as const;
+const API = COMPONENTS.apiserver;
+
+export const apiserverProfiling = componentFlagRule({
+  id: 'apiserver.profiling',
+  title: 'API server profiling endpoint is disabled',
+  cis: ['1.2.15'],
+  component: API,
+  flag: 'profiling',
+  defaultValue: 'true',
+  desired: { kind: 'set', value: 'false' },
+  minVersion: ANY,
+});
+
+/** Same policy value as the kubelet (one TLS floor for the node's components). */
+export const apiserverTlsMinVersion = componentFlagRule({
+  id: 'apiserver.tls-min-version',
+  title: 'API server requires a modern TLS version',
+  cis: [],
+  component: API,
+  flag: 'tls-min-version',
+  defaultValue: 'VersionTLS12',
+  desired: (ctx) => ({ kind: 'set', value: ruleValue<string>(ctx.policy, 'kubelet.tls-min-version') }),
+  judge: (effective, desired) => desired.kind === 'set' && (tlsVersionRank(effective ?? '') ?? 0) >= (tlsVersionRank(desired.value) ?? 99),
+  minVersion: ANY,
+});
+
+export const apiserverTlsCipherSuites = componentFlagRule({
+  id: 'apiserver.tls-cipher-suites',
+  title: 'API server offers only strong TLS cipher suites',
+  cis: ['1.2.29'],
+  component: API,
+  flag: 'tls-cipher-suites',
+  defaultValue: null,
+  // TLS 1.3 suites are not configurable; with a 1.3 floor the list goes (KUBERNETES-FACTS.md §1).
+  desired: (ctx): FlagDesire =>
+    ruleValue<string>(ctx.policy, 'kubelet.tls-min-version') === 'VersionTLS13'
+      ? { kind: 'unset' }
+      : { kind: 'set', value: ruleValue<string[]>(ctx.policy, 'kubelet.tls-cipher-suites').join(',') },
+  judge: (effective, desired) => {
+    if (desired.kind === 'unset') return effective === null;
+    const allowed = new Set(desired.value.split(','));
+    const list = (effective ?? '').split(',').filter(Boolean);
+    return list.length > 0 && list.every((suite) => allowed.has(suite) && STRONG_CIPHER_SUITES.has(suite));
+  },
+  minVersion: ANY,
+});
+
+export const apiserverServiceAccountLookup = componentFlagRule({
+  id: 'apiserver.service-account-lookup',
+  title: 'API server checks service account tokens against etcd',
+  cis: ['1.2.21'],
+  component: API,
+  flag: 'service-account-lookup',
+  defaultValue: 'true',
+  desired: { kind: 'set', value: 'true' },
+  minVersion: ANY,
+});
+
+export const apiserverExtendTokenExpiration = componentFlagRule({
+  id: 'apiserver.service-account-extend-token-expiration',
+  title: 'API server does not silently extend projected token lifetimes',
+  cis: ['1.2.30'],
+  component: API,
+  flag: 'service-account-extend-token-expiration',
+  defaultValue: 'true',
+  desired: { kind: 'set', value: 'false' },
+  minVersion: { major: 1, minor: 20 },
+});
+
+/** Node and RBAC present, AlwaysAllow absent; other modes (Webhook, ABAC) are kept in their order. */
+export const apiserverAuthorizationMode = componentFlagRule({
+  id: 'apiserver.authorization-mode',
+  title: 'API server authorizes with Node and RBAC, never AlwaysAllow',
+  cis: ['1.2.6', '1.2.7', '1.2.8'],
+  component: API,
+  flag: 'authorization-mode',
+  defaultValue: 'AlwaysAllow',
+  desired: (ctx): FlagDesire => {
+    const view = componentView(ctx.obs, API);
+    const current = view.kind === 'static-pod' || view.kind === 'snap' ? (view.flags.get('authorization-mode') ?? '').split(',').filter(Boolean) : [];
+    const kept = current.filter((mode) => mode !== 'AlwaysAllow' && mode !== 'Node' && mode !== 'RBAC');
+    return { kind: 'set', value: ['Node', 'RBAC', ...kept].join(',') };
+  },
+  judge: (effective) => {
+    const modes = (effective ?? '').split(',');
+    return modes.includes('Node') && modes.includes('RBAC') && !modes.includes('AlwaysAllow');
+  },
+  minVersion: ANY,
+});
+
+function heldBack(
+  id: string,
+  title: string,
+  cis: string[],
+  flag: string,
+  expected: string,
+  reasonFor: (ctx: NodeContext) => string | null,
+): Rule<NodeContext> {
+  return {
+    meta: { id, title, cis, component: API.name, remediable: false, disruption: 'restart', versions: 'all' },
+    targets: controlPlaneTargets,
+    evaluate(ctx): Evaluation {
+      const base = { id, title, cis, expected };
+      const view = componentView(ctx.obs, API);
+      if (view.kind === 'absent')
+        return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${API.name} on this node` } };
+      if (view.kind === 'error')
+        return { finding: { ...base, status: 'unknown', actual: 'unknown', source: view.path, remediable: false, message: view.message } };
+      const value = view.flags.get(flag);
+      const reason = reasonFor(ctx);
+      if (reason === null)
+        return {
+          finding: {
+            ...base,
+            status: 'pass',
+            actual: value === undefined ? '(not set)' : `--${flag}=${value}`,
+            source: view.path,
+            remediable: false,
+            message: '',
+          },
+        };
+      return {
+        finding: {
+          ...base,
+          status: 'fail',
+          actual: value === undefined ? '(not set)' : `--${flag}=${value}`,
+          source: view.path,
+          remediable: false,
+          message: `held back: ${reason}`,
+        },
+        blocked: reason,
+      };
+    },
+  };
+}
+
+/**
+ * --kubelet-certificate-authority breaks logs/exec on every node whose kubelet serves a self-signed
+ * certificate (kubeadm's default). The condition is cluster-wide, so it is never set automatically; an
+ * existing setting (Canonical k8s sets one) is kept and passes (KUBERNETES-FACTS.md §7b).
+ */
+export const apiserverKubeletCertificateAuthority = heldBack(
+  'apiserver.kubelet-certificate-authority',
+  'API server verifies kubelet serving certificates',
+  ['1.2.5'],
+  'kubelet-certificate-authority',
+  '--kubelet-certificate-authority set',
+  (ctx) => {
+    const view = componentView(ctx.obs, API);
+    if (view.kind !== 'static-pod' && view.kind !== 'snap') return null;
+    if (view.flags.has('kubelet-certificate-authority')) return null;
+    return 'kubelets serve self-signed certificates unless serverTLSBootstrap is on and their CSRs are approved on every node; setting the flag before that breaks kubectl logs/exec/port-forward cluster-wide. Enable serverTLSBootstrap, approve the kubelet-serving CSRs, then set the flag (kubeadm ClusterConfiguration apiServer.extraArgs)';
+  },
+);
+
+/**
+ * --anonymous-auth=false alone makes kubeadm's unauthenticated probes fail (the apiserver restarts
+ * forever) and breaks `kubeadm join` discovery. The safe way is an AuthenticationConfiguration that
+ * allows anonymous access to the health paths and cluster-info only, available by default from 1.32.
+ */
+export const apiserverAnonymousAuth = heldBack(
+  'apiserver.anonymous-auth',
+  'API server limits anonymous requests',
+  ['1.2.1'],
+  'anonymous-auth',
+  'anonymous access only to /livez, /readyz, /healthz and cluster-info',
+  (ctx) => {
+    const view = componentView(ctx.obs, API);
+    if (view.kind !== 'static-pod' && view.kind !== 'snap') return null;
+    // Already off: whoever set it has dealt with the probes (a crash-looping apiserver would not be read here).
+    if (view.flags.get('anonymous-auth') === 'false') return null;
+    const version = view.version;
+    if (!version) return `${API.name} version unknown`;
+    if (!atLeast(version, 1, 32))
+      return `${API.name} ${formatVersion(version)}: anonymous endpoint conditions need 1.32+ (on by default there); --anonymous-auth=false alone would fail kubeadm's probes and join discovery`;
+    return 'the AuthenticationConfiguration path (anonymous only for /livez, /readyz, /healthz, cluster-info) is not built yet in kube-harden; nothing is changed';
+  },
+);
+
+export const APISERVER_RULES: readonly Rule<NodeContext>[] = [
+  apiserverProfiling,
+  apiserverTlsMinVersion,
+  apiserverTlsCipherSuites,
+  apiserverServiceAccountLookup,
+  apiserverExtendTokenExpiration,
+  apiserverAuthorizationMode,
+  apiserverKubeletCertificateAuthority,
+  apiserverAnonymousAuth,
+];
