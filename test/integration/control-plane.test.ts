@@ -104,7 +104,7 @@ describe('control-plane flags on a kubeadm control plane', () => {
     writeFileSync(
       file,
       read(root, 'etc/kubernetes/manifests/kube-scheduler.yaml').replace(
-        'image: registry.k8s.io/kube-scheduler:v1.31.4',
+        'image: registry.k8s.io/kube-scheduler:v1.29.10',
         'image: registry.local/kube-scheduler@sha256:abc',
       ),
     );
@@ -221,5 +221,54 @@ describe('control plane: the whole kubeadm apiserver/kcm/scheduler set', () => {
     await cli(['apply', '--no-restart'], root);
     expect(flagsOf(root, 'kube-controller-manager').get('controllers')).to.equal('*,bootstrapsigner,tokencleaner,-serviceaccount-token-controller');
     expect(flagsOf(root, 'kube-controller-manager').get('terminated-pod-gc-threshold')).to.equal('12500');
+  });
+});
+
+describe('control plane: versions and the k8s snap', () => {
+  after(cleanupTempDirs);
+
+  it('uses the controller name the version knows (serviceaccount-token before 1.28)', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    for (const name of MANIFESTS) {
+      const file = `etc/kubernetes/manifests/${name}.yaml`;
+      writeFileSync(path.join(root, file), read(root, file).replace(/:v1\.29\.10/g, ':v1.24.17'));
+    }
+    await cli(['apply', '--no-restart', '--kubelet-version', 'v1.24.17'], root);
+    expect(flagsOf(root, 'kube-controller-manager').get('controllers')).to.equal('*,bootstrapsigner,tokencleaner,-serviceaccount-token');
+  });
+
+  it('writes nothing a component older than a flag would reject', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    const file = 'etc/kubernetes/manifests/kube-apiserver.yaml';
+    writeFileSync(path.join(root, file), read(root, file).replace(/:v1\.29\.10/g, ':v1.19.16'));
+    const plan = JSON.parse((await cli(['plan', '--output', 'json', '--kubelet-version', 'v1.19.16'], root)).out);
+    expect(plan.blocked.find((b: { id: string }) => b.id === 'apiserver.service-account-extend-token-expiration').reason).to.contain(
+      'older than 1.20',
+    );
+  });
+
+  it('the same settings land in the snap args files of a Canonical k8s control plane, and its services restart', async () => {
+    const root = copyFixture('k8s-snap-control-plane');
+    const { code, out, harness } = await cli(['apply', '--output', 'json'], root);
+    expect(code, out).to.equal(0);
+    const args = (name: string) => read(root, `var/snap/k8s/common/args/${name}`);
+    expect(args('kube-apiserver'))
+      .to.contain('--audit-log-path=/var/log/kubernetes/audit/audit.log\n')
+      .and.to.contain('--service-account-extend-token-expiration=false\n');
+    expect(args('kube-apiserver')).to.not.contain('TLS_AES_128_GCM_SHA256');
+    // Canonical k8s sets the kubelet CA and anonymous auth itself: kept.
+    expect(args('kube-apiserver'))
+      .to.contain('--kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt\n')
+      .and.to.contain('--anonymous-auth=false\n');
+    // Quoted: the snap wrapper reads the file with bash, which would glob-expand a bare `*`.
+    expect(args('kube-controller-manager')).to.contain('--controllers="*,-serviceaccount-token-controller"\n');
+    expect(args('kube-scheduler')).to.contain('--bind-address=127.0.0.1\n');
+    expect(harness.services.restarts).to.include.members([
+      'snap.k8s.kube-apiserver',
+      'snap.k8s.kube-controller-manager',
+      'snap.k8s.kube-scheduler',
+      'snap.k8s.kubelet',
+    ]);
+    expect(JSON.parse((await cli(['plan', '--output', 'json'], root)).out).changes).to.deep.equal([]);
   });
 });

@@ -10,7 +10,7 @@ const manifest = (name: string) => readFileSync(path.join(fixturePath('kubeadm-c
 describe('static pod manifest codec', () => {
   it('reads the component flags and the image tag version', () => {
     const pod = parseStaticPod(manifest('kube-apiserver'), 'kube-apiserver');
-    expect(pod.imageTag).to.equal('v1.31.4');
+    expect(pod.imageTag).to.equal('v1.29.10');
     expect(pod.flags.find((flag) => flag.name === 'authorization-mode')?.value).to.equal('Node,RBAC');
   });
 
