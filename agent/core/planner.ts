@@ -56,10 +56,16 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
   }
 
   const ordered = [...candidates.values()].sort((a, b) => a.stage - b.stage);
+  // A file whose write restarts its component at once (a static pod manifest) goes after the plain
+  // files of its stage, so a config file it names exists when the pod starts.
+  const reloadTargets = new Set(
+    ordered.flatMap((candidate) => (candidate.remedy.edits ?? []).filter((edit) => edit.restartsComponent).map((edit) => edit.path)),
+  );
+  const orderedWrites = [...writes].sort((a, b) => Number(reloadTargets.has(a.path)) - Number(reloadTargets.has(b.path)));
   // Within a stage: binaries first (configs may name them), then files, modes, live values, removals.
   const changes: PlannedChange[] = [
     ...installChanges(ordered, obs),
-    ...writes,
+    ...orderedWrites,
     ...permissionChanges(ordered, obs),
     ...sysctlChanges(ordered, obs),
     ...removalChanges(ordered, obs),

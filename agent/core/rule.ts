@@ -12,6 +12,8 @@ export interface FileEdit {
   readonly transform: (current: string | null) => string;
   /** Mode for a file the edit creates; an existing file keeps its mode. */
   readonly createMode?: number;
+  /** Writing this file restarts its component at once (a static pod manifest): it goes last in its stage. */
+  readonly restartsComponent?: boolean;
 }
 
 /** Tighten a file's mode (only bits are removed) and/or set its owner. */

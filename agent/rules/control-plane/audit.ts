@@ -202,6 +202,7 @@ export const apiserverAuditLog: Rule<NodeContext> = {
     if (view.kind === 'static-pod') {
       edits.push({
         path: view.path,
+        restartsComponent: true,
         transform: (current) => {
           let text = current ?? '';
           for (const [flag, value] of wanted) text = setPodFlag(text, API.name, flag, value);

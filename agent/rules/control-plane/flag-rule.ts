@@ -100,6 +100,7 @@ export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> & { rea
         view.kind === 'static-pod'
           ? {
               path: view.path,
+              restartsComponent: true,
               transform: (current) =>
                 desired.kind === 'set'
                   ? setPodFlag(current ?? '', spec.component.name, spec.flag, desired.value)

@@ -111,3 +111,20 @@ describe('planner', () => {
     expect(plan.restarts).to.have.length(0);
   });
 });
+
+describe('planner: a reloading file goes after the files it names', () => {
+  it('writes a plain config before a manifest edited in the same stage, whatever the rule order', () => {
+    const obs = observation({ files: { '/m': 'manifest\n', '/c': 'old\n' } });
+    const reload = { service: 'static-pod/x', disruption: 'reload' as const, reason: 'r' };
+    const policy3 = defaultPolicy([{ id: 'a' }, { id: 'b' }]);
+    const plan = buildPlan(
+      [
+        rule('a', 'fail', { edits: [{ ...append('/m', 'flag'), restartsComponent: true }], restart: reload }),
+        rule('b', 'fail', { edits: [append('/c', 'new'), { ...append('/m', 'names /c'), restartsComponent: true }], restart: reload }),
+      ],
+      obs,
+      policy3,
+    );
+    expect(plan.changes.map((change) => change.path)).to.deep.equal(['/c', '/m']);
+  });
+});
