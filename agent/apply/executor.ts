@@ -95,7 +95,7 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
         // A static pod manifest takes effect as soon as it is written: prove that component healthy
         // before touching the next one, and put the manifest back if it does not come back.
         const reload = plan.restarts.find((restart) => restart.disruption === 'reload' && restart.rules.some((id) => change.rules.includes(id)));
-        if (reload && change.action === 'write' && !request.noRestart) {
+        if (reload && change.action === 'write' && change.restartsComponent && !request.noRestart) {
           const outcome = await reloadGate(deps, journal, change.path, reload.service, request.healthTimeoutMs);
           reloads.set(reload.service, outcome);
           if (outcome !== 'restarted') {

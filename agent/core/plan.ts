@@ -14,6 +14,8 @@ export interface WriteChange extends ChangeBase {
   readonly after: string;
   /** Mode for a created file; null when the file exists and keeps its mode. */
   readonly createMode: number | null;
+  /** Writing it restarts its component at once (a static pod manifest): the executor gates on health. */
+  readonly restartsComponent?: boolean;
 }
 
 export interface ChmodChange extends ChangeBase {

@@ -58,10 +58,8 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
   const ordered = [...candidates.values()].sort((a, b) => a.stage - b.stage);
   // A file whose write restarts its component at once (a static pod manifest) goes after the plain
   // files of its stage, so a config file it names exists when the pod starts.
-  const reloadTargets = new Set(
-    ordered.flatMap((candidate) => (candidate.remedy.edits ?? []).filter((edit) => edit.restartsComponent).map((edit) => edit.path)),
-  );
-  const orderedWrites = [...writes].sort((a, b) => Number(reloadTargets.has(a.path)) - Number(reloadTargets.has(b.path)));
+  const restarts = (change: PlannedChange) => Number(change.action === 'write' && change.restartsComponent === true);
+  const orderedWrites = [...writes].sort((a, b) => restarts(a) - restarts(b));
   // Within a stage: binaries first (configs may name them), then files, modes, live values, removals.
   const changes: PlannedChange[] = [
     ...installChanges(ordered, obs),
@@ -109,7 +107,10 @@ function resolveDependencies(
 
 /** Applies every candidate's edits per file, in stage order; a throwing edit blocks its rule. */
 function foldEdits(ordered: readonly Candidate[], obs: Observation, blocked: Map<string, string>): PlannedChange[] {
-  const perPath = new Map<string, { before: string | null; after: string | null; createMode: number | null; rules: string[]; stage: number }>();
+  const perPath = new Map<
+    string,
+    { before: string | null; after: string | null; createMode: number | null; rules: string[]; stage: number; restartsComponent: boolean }
+  >();
   for (const candidate of ordered) {
     const staged = new Map<string, string>();
     let failure: string | null = null;
@@ -141,7 +142,9 @@ function foldEdits(ordered: readonly Candidate[], obs: Observation, blocked: Map
         createMode: before === null ? (edit.createMode ?? 0o644) : null,
         rules: [],
         stage: 0,
+        restartsComponent: false,
       };
+      entry.restartsComponent ||= edit.restartsComponent === true;
       entry.after = staged.get(edit.path) ?? entry.after;
       if (!entry.rules.includes(candidate.meta.id)) entry.rules.push(candidate.meta.id);
       entry.stage = Math.max(entry.stage, candidate.stage);
@@ -159,6 +162,7 @@ function foldEdits(ordered: readonly Candidate[], obs: Observation, blocked: Map
       createMode: entry.createMode,
       rules: entry.rules,
       stage: entry.stage,
+      ...(entry.restartsComponent ? { restartsComponent: true } : {}),
     });
   }
   return changes;

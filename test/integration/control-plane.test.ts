@@ -52,7 +52,7 @@ describe('control-plane flags on a kubeadm control plane', () => {
       const added = newFlags.filter((flag) => !oldFlags.includes(flag));
       expect(
         added.every((flag) =>
-          /^--(profiling|bind-address|tls-cipher-suites|service-account-extend-token-expiration|audit-[a-z-]+|terminated-pod-gc-threshold|controllers)=/.test(
+          /^--(profiling|bind-address|tls-cipher-suites|service-account-extend-token-expiration|audit-[a-z-]+|terminated-pod-gc-threshold|controllers|enable-admission-plugins|admission-control-config-file)=/.test(
             flag,
           ),
         ),
@@ -270,5 +270,45 @@ describe('control plane: versions and the k8s snap', () => {
       'snap.k8s.kubelet',
     ]);
     expect(JSON.parse((await cli(['plan', '--output', 'json'], root)).out).changes).to.deep.equal([]);
+  });
+});
+
+describe('control plane: admission', () => {
+  after(cleanupTempDirs);
+
+  it('enables EventRateLimit with its configuration, keeps NodeRestriction, and AlwaysPullImages only on opt-in', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    await cli(['apply', '--no-restart'], root);
+    expect(flagsOf(root, 'kube-apiserver').get('enable-admission-plugins')).to.equal('NodeRestriction,EventRateLimit');
+    const optIn = copyFixture('kubeadm-control-plane');
+    const policy = path.join(optIn, 'policy.yaml');
+    writeFileSync(
+      policy,
+      'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\nrules:\n  apiserver.admission-plugins: { value: { alwaysPullImages: true } }\n',
+    );
+    await cli(['apply', '--no-restart', '--policy', policy], optIn);
+    expect(flagsOf(optIn, 'kube-apiserver').get('enable-admission-plugins')).to.equal('NodeRestriction,AlwaysPullImages,EventRateLimit');
+  });
+
+  it("merges EventRateLimit into the operator's AdmissionConfiguration instead of replacing it", async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    const file = 'etc/kubernetes/manifests/kube-apiserver.yaml';
+    writeFileSync(
+      path.join(root, 'etc/kubernetes/pod-security.yaml'),
+      'apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: PodSecurity\n  configuration:\n    apiVersion: pod-security.admission.config.k8s.io/v1\n    kind: PodSecurityConfiguration\n    defaults:\n      enforce: baseline\n',
+    );
+    writeFileSync(
+      path.join(root, file),
+      read(root, file).replace(
+        '    - --allow-privileged=true\n',
+        '    - --admission-control-config-file=/etc/kubernetes/pod-security.yaml\n    - --allow-privileged=true\n',
+      ),
+    );
+    await cli(['apply', '--no-restart'], root);
+    const config = parse(read(root, 'etc/kubernetes/pod-security.yaml')) as { plugins: Array<{ name: string }> };
+    expect(config.plugins.map((plugin) => plugin.name)).to.deep.equal(['PodSecurity', 'EventRateLimit']);
+    expect(flagsOf(root, 'kube-apiserver').get('admission-control-config-file')).to.equal('/etc/kubernetes/pod-security.yaml');
+    const pod = parse(read(root, file)) as Pod;
+    expect(pod.spec.containers[0]!.volumeMounts!.some((mount) => mount.mountPath === '/etc/kubernetes/pod-security.yaml')).to.equal(true);
   });
 });

@@ -1,0 +1,249 @@
+import { Document, isMap, isSeq, parseDocument } from 'yaml';
+import type { Observation, Targets } from '../../core/observation.js';
+import { ruleValue } from '../../core/policy.js';
+import type { Evaluation, FileEdit, Rule, RuleMeta } from '../../core/rule.js';
+import { FormatError } from '../../formats/env-file.js';
+import { parseArgsFile, setArg } from '../../formats/args-file.js';
+import { ensureHostPathMount, parseStaticPod, setPodFlag } from '../../formats/static-pod.js';
+import type { NodeContext } from '../context.js';
+import { COMPONENTS, componentView, controlPlaneTargets, staticPodService, type ComponentView } from './components.js';
+import { componentFlagRule, type FlagDesire } from './flag-rule.js';
+
+const API = COMPONENTS.apiserver;
+
+/** The agent's AdmissionConfiguration when the apiserver has none (an existing one is merged instead). */
+export const ADMISSION_CONFIG_FILE = '/etc/kubernetes/admission-control.yaml';
+
+/** One EventRateLimit limit (plugin/pkg/admission/eventratelimit/apis). */
+export interface EventLimit {
+  readonly type: 'Server' | 'Namespace' | 'User' | 'SourceAndObject';
+  readonly qps: number;
+  readonly burst: number;
+  readonly cacheSize?: number;
+}
+
+export const DEFAULT_EVENT_LIMITS: readonly EventLimit[] = [
+  { type: 'Server', qps: 50, burst: 100 },
+  { type: 'Namespace', qps: 50, burst: 100, cacheSize: 2000 },
+  { type: 'User', qps: 10, burst: 50, cacheSize: 2000 },
+];
+
+function validateLimits(value: unknown): string | null {
+  const limits = (value as { limits?: unknown })?.limits;
+  if (!Array.isArray(limits) || limits.length === 0) return 'limits must be a non-empty list (an empty list stops the apiserver)';
+  for (const limit of limits as Array<Record<string, unknown>>) {
+    if (!['Server', 'Namespace', 'User', 'SourceAndObject'].includes(String(limit?.type)))
+      return 'type must be Server, Namespace, User or SourceAndObject';
+    if (!(Number(limit.qps) > 0) || !(Number(limit.burst) > 0)) return 'qps and burst must be greater than 0';
+    if (limit.cacheSize !== undefined && (limit.type === 'Server' || !(Number(limit.cacheSize) >= 0)))
+      return 'cacheSize must be >= 0, and not on a Server limit';
+  }
+  return null;
+}
+
+/** The EventRateLimit entry of an AdmissionConfiguration, with the limits inline. */
+function eventRateLimitPlugin(limits: readonly EventLimit[]) {
+  return {
+    name: 'EventRateLimit',
+    configuration: { apiVersion: 'eventratelimit.admission.k8s.io/v1alpha1', kind: 'Configuration', limits: limits.map((limit) => ({ ...limit })) },
+  };
+}
+
+/** A new AdmissionConfiguration holding only EventRateLimit. */
+export function admissionConfiguration(limits: readonly EventLimit[]): string {
+  const doc = new Document({ apiVersion: 'apiserver.config.k8s.io/v1', kind: 'AdmissionConfiguration', plugins: [eventRateLimitPlugin(limits)] });
+  return `# Managed by kube-harden (apiserver.event-rate-limit).\n${doc.toString({ indentSeq: false })}`;
+}
+
+/** Whether an AdmissionConfiguration text configures EventRateLimit (inline or by path). */
+function configuresEventRateLimit(text: string): boolean {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0 || doc.get('kind') !== 'AdmissionConfiguration') return false;
+  const plugins = doc.get('plugins');
+  return (
+    isSeq(plugins) &&
+    plugins.items.some((item) => isMap(item) && item.get('name') === 'EventRateLimit' && (item.has('configuration') || item.has('path')))
+  );
+}
+
+/** Adds the EventRateLimit entry to an existing AdmissionConfiguration, keeping every other plugin. */
+export function mergeEventRateLimit(text: string, limits: readonly EventLimit[]): string {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const error = doc.errors[0];
+  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (doc.get('kind') !== 'AdmissionConfiguration') throw new FormatError('not an AdmissionConfiguration');
+  if (configuresEventRateLimit(text)) return text;
+  const plugins = doc.get('plugins', true);
+  if (isSeq(plugins)) {
+    const existing = plugins.items.findIndex((item) => isMap(item) && item.get('name') === 'EventRateLimit');
+    if (existing >= 0) plugins.items.splice(existing, 1);
+    plugins.items.push(doc.createNode(eventRateLimitPlugin(limits)));
+  } else doc.set('plugins', doc.createNode([eventRateLimitPlugin(limits)]));
+  return doc.toString({ indentSeq: false });
+}
+
+function enabledPlugins(view: ComponentView): string[] {
+  return view.kind === 'static-pod' || view.kind === 'snap' ? (view.flags.get('enable-admission-plugins') ?? '').split(',').filter(Boolean) : [];
+}
+
+function withPlugin(list: string, plugin: string): string {
+  const plugins = list.split(',').filter(Boolean);
+  return plugins.includes(plugin) ? list : [...plugins, plugin].join(',');
+}
+
+const ERL = 'apiserver.event-rate-limit';
+
+const ERL_META: RuleMeta = {
+  id: ERL,
+  title: 'API server limits the rate of Events (EventRateLimit with its configuration)',
+  cis: ['1.2.9'],
+  component: API.name,
+  remediable: true,
+  disruption: 'restart',
+  versions: `${API.name} >= 1.19 (AdmissionConfiguration apiserver.config.k8s.io/v1)`,
+};
+
+function erlTargets(obs: Observation): Targets {
+  const view = componentView(obs, API);
+  const configured = view.kind === 'static-pod' || view.kind === 'snap' ? view.flags.get('admission-control-config-file') : undefined;
+  return { files: [...(controlPlaneTargets().files ?? []), configured ?? ADMISSION_CONFIG_FILE] };
+}
+
+/**
+ * EventRateLimit needs its configuration or the apiserver dies at start (`limits: must not be empty`):
+ * the plugin, the AdmissionConfiguration (an existing one merged, never replaced), the
+ * --admission-control-config-file flag and the file's mount all land in one rule, config file first.
+ */
+export const apiserverEventRateLimit: Rule<NodeContext> & {
+  valueSpec: { id: string; value: { default: unknown; describe: string; validate: (value: unknown) => string | null } };
+} = {
+  meta: ERL_META,
+  valueSpec: {
+    id: ERL,
+    value: { default: { limits: DEFAULT_EVENT_LIMITS }, describe: '{ limits: [{ type, qps, burst, cacheSize? }] }', validate: validateLimits },
+  },
+  targets: erlTargets,
+  evaluate(ctx): Evaluation {
+    const base = { id: ERL, title: ERL_META.title, cis: ERL_META.cis, expected: 'EventRateLimit enabled, configured and mounted' };
+    const view = componentView(ctx.obs, API);
+    if (view.kind === 'absent')
+      return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${API.name} on this node` } };
+    if (view.kind === 'error')
+      return { finding: { ...base, status: 'unknown', actual: 'unknown', source: view.path, remediable: false, message: view.message } };
+    const configured = view.flags.get('admission-control-config-file');
+    const configPath = configured ?? ADMISSION_CONFIG_FILE;
+    const state = ctx.obs.files.get(configPath);
+    if (state?.kind === 'error')
+      return {
+        finding: { ...base, status: 'unknown', actual: 'unknown', source: configPath, remediable: false, message: `${configPath}: ${state.error}` },
+      };
+    const limits = ruleValue<{ limits: EventLimit[] }>(ctx.policy, ERL).limits;
+    const enabled = enabledPlugins(view).includes('EventRateLimit');
+    const configOk = state?.kind === 'file' && configuresEventRateLimit(state.content);
+    const edits: FileEdit[] = [];
+    if (!configOk) {
+      if (configured && state?.kind !== 'file') {
+        const reason = `--admission-control-config-file ${configPath} does not exist`;
+        return { finding: { ...base, status: 'fail', actual: reason, source: view.path, remediable: false, message: reason }, blocked: reason };
+      }
+      edits.push({
+        path: configPath,
+        createMode: 0o600,
+        transform: (current) =>
+          configured
+            ? mergeEventRateLimit(current ?? '', limits)
+            : current && configuresEventRateLimit(current)
+              ? current
+              : admissionConfiguration(limits),
+      });
+    }
+    const manifestEdit = (text: string): string => {
+      let next = text;
+      if (view.kind === 'static-pod') {
+        // Read the list from the text being edited: another rule may have changed it in this plan.
+        const list = parseStaticPod(next, API.name).flags.find((flag) => flag.name === 'enable-admission-plugins')?.value ?? '';
+        next = setPodFlag(next, API.name, 'enable-admission-plugins', withPlugin(list, 'EventRateLimit'));
+        if (!configured) next = setPodFlag(next, API.name, 'admission-control-config-file', configPath);
+        return ensureHostPathMount(next, API.name, {
+          name: 'kube-harden-admission-control',
+          hostPath: configPath,
+          type: 'File',
+          mountPath: configPath,
+          readOnly: true,
+        });
+      }
+      const list = parseArgsFile(next).args.find((arg) => arg.name === 'enable-admission-plugins')?.value ?? '';
+      next = setArg(next, 'enable-admission-plugins', withPlugin(list, 'EventRateLimit'));
+      return configured ? next : setArg(next, 'admission-control-config-file', configPath);
+    };
+    const current = (ctx.obs.files.get(view.path) as { content: string }).content;
+    const manifestChanges = manifestEdit(current) !== current;
+    const actual = `${enabled ? 'EventRateLimit enabled' : 'EventRateLimit not enabled'}; ${configOk ? `configured in ${configPath}` : 'not configured'}`;
+    if (configOk && !manifestChanges) return { finding: { ...base, status: 'pass', actual, source: configPath, remediable: false, message: '' } };
+    edits.push({ path: view.path, restartsComponent: view.kind === 'static-pod', transform: (text) => manifestEdit(text ?? '') });
+    const restart =
+      view.kind === 'static-pod'
+        ? {
+            service: staticPodService(API),
+            disruption: 'reload' as const,
+            reason: `the kubelet recreates ${API.name} when its manifest changes; it must become healthy again`,
+          }
+        : { service: API.snapService, disruption: 'restart' as const, reason: `${API.name} reads its flags only at start` };
+    return {
+      finding: {
+        ...base,
+        status: 'fail',
+        actual,
+        source: view.path,
+        remediable: true,
+        message: configured ? `merging EventRateLimit into ${configPath}` : '',
+      },
+      remedy: { edits, restart },
+    };
+  },
+};
+
+const PLUGINS = 'apiserver.admission-plugins';
+
+/**
+ * NodeRestriction on, AlwaysAdmit off, AlwaysPullImages only when the policy opts in (it breaks
+ * air-gapped and sideloaded nodes). Plugins removed by a release (SecurityContextDeny, PodSecurityPolicy)
+ * are never added.
+ */
+export const apiserverAdmissionPlugins = componentFlagRule({
+  id: PLUGINS,
+  title: 'API server admission plugins: NodeRestriction on, AlwaysAdmit off',
+  cis: ['1.2.10', '1.2.11', '1.2.14'],
+  component: API,
+  flag: 'enable-admission-plugins',
+  defaultValue: null,
+  value: {
+    default: { alwaysPullImages: false },
+    describe: '{ alwaysPullImages: true | false }',
+    validate: (value) =>
+      typeof (value as { alwaysPullImages?: unknown })?.alwaysPullImages === 'boolean' ? null : 'alwaysPullImages must be true or false',
+  },
+  desired: (ctx): FlagDesire => {
+    const current = enabledPlugins(componentView(ctx.obs, API)).filter((plugin) => plugin !== 'AlwaysAdmit');
+    const wanted = [
+      'NodeRestriction',
+      ...(ruleValue<{ alwaysPullImages: boolean }>(ctx.policy, PLUGINS).alwaysPullImages ? ['AlwaysPullImages'] : []),
+    ];
+    return { kind: 'set', value: [...current, ...wanted.filter((plugin) => !current.includes(plugin))].join(',') };
+  },
+  judge: (effective, desired) => {
+    const plugins = (effective ?? '').split(',');
+    const wanted = desired.kind === 'set' ? desired.value.split(',') : [];
+    return (
+      !plugins.includes('AlwaysAdmit') &&
+      wanted.filter((plugin) => plugin === 'NodeRestriction' || plugin === 'AlwaysPullImages').every((plugin) => plugins.includes(plugin))
+    );
+  },
+  minVersion: { major: 1, minor: 19 },
+});
+
+/**
+ * Order matters: both edit --enable-admission-plugins. The plugins rule writes its computed list first;
+ * EventRateLimit then adds itself to whatever the text holds.
+ */
+export const ADMISSION_RULES: readonly Rule<NodeContext>[] = [apiserverAdmissionPlugins, apiserverEventRateLimit];
