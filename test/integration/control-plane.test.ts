@@ -312,3 +312,66 @@ describe('control plane: admission', () => {
     expect(pod.spec.containers[0]!.volumeMounts!.some((mount) => mount.mountPath === '/etc/kubernetes/pod-security.yaml')).to.equal(true);
   });
 });
+
+describe('control plane: anonymous auth on 1.32+ (AuthenticationConfiguration)', () => {
+  after(cleanupTempDirs);
+
+  function at(version: string, edit: (manifest: string) => string = (text) => text): string {
+    const root = copyFixture('kubeadm-control-plane');
+    for (const name of MANIFESTS) {
+      const file = `etc/kubernetes/manifests/${name}.yaml`;
+      writeFileSync(
+        path.join(root, file),
+        (name === 'kube-apiserver' ? edit : (text: string) => text)(read(root, file).replace(/:v1\.29\.10/g, `:${version}`)),
+      );
+    }
+    return root;
+  }
+
+  it('1.33: allows anonymous only for the probes and join discovery, via a mounted file; --anonymous-auth absent', async () => {
+    const root = at('v1.33.2');
+    await cli(['apply', '--no-restart', '--kubelet-version', 'v1.33.2'], root);
+    const config = parse(read(root, 'etc/kubernetes/authentication-config.yaml')) as {
+      apiVersion: string;
+      anonymous: { enabled: boolean; conditions: Array<{ path: string }> };
+    };
+    expect(config.apiVersion).to.equal('apiserver.config.k8s.io/v1beta1');
+    expect(config.anonymous.conditions.map((condition) => condition.path)).to.deep.equal([
+      '/livez',
+      '/readyz',
+      '/healthz',
+      '/api/v1/namespaces/kube-public/configmaps/cluster-info',
+    ]);
+    const flags = flagsOf(root, 'kube-apiserver');
+    expect(flags.get('authentication-config')).to.equal('/etc/kubernetes/authentication-config.yaml');
+    expect(flags.has('anonymous-auth')).to.equal(false);
+    const pod = parse(read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml')) as Pod;
+    expect(pod.spec.containers[0]!.volumeMounts!.some((mount) => mount.mountPath === '/etc/kubernetes/authentication-config.yaml')).to.equal(true);
+    expect(JSON.parse((await cli(['plan', '--output', 'json', '--kubelet-version', 'v1.33.2'], root)).out).changes).to.deep.equal([]);
+  });
+
+  it('holds back with OIDC flags (they would have to move into the file) and on versions it does not know', async () => {
+    const oidc = at('v1.33.2', (text) =>
+      text.replace('    - --allow-privileged=true\n', '    - --allow-privileged=true\n    - --oidc-issuer-url=https://issuer.example\n'),
+    );
+    const plan = JSON.parse((await cli(['plan', '--output', 'json', '--kubelet-version', 'v1.33.2'], oidc)).out);
+    expect(plan.blocked.find((b: { id: string }) => b.id === 'apiserver.anonymous-auth').reason).to.contain('--oidc-issuer-url');
+    const future = at('v1.37.0');
+    const later = JSON.parse((await cli(['plan', '--output', 'json', '--kubelet-version', 'v1.37.0'], future)).out);
+    expect(later.blocked.find((b: { id: string }) => b.id === 'apiserver.anonymous-auth').reason).to.contain('newer than');
+  });
+
+  it("adds the anonymous section to the operator's AuthenticationConfiguration, keeping their JWT issuers", async () => {
+    const root = at('v1.33.2', (text) =>
+      text.replace('    - --allow-privileged=true\n', '    - --allow-privileged=true\n    - --authentication-config=/etc/kubernetes/authn.yaml\n'),
+    );
+    writeFileSync(
+      path.join(root, 'etc/kubernetes/authn.yaml'),
+      'apiVersion: apiserver.config.k8s.io/v1beta1\nkind: AuthenticationConfiguration\njwt:\n- issuer:\n    url: https://issuer.example\n    audiences:\n    - kubernetes\n  claimMappings:\n    username:\n      claim: sub\n      prefix: ""\n',
+    );
+    await cli(['apply', '--no-restart', '--kubelet-version', 'v1.33.2'], root);
+    const config = parse(read(root, 'etc/kubernetes/authn.yaml')) as { jwt: unknown[]; anonymous: { conditions: unknown[] } };
+    expect(config.jwt).to.have.length(1);
+    expect(config.anonymous.conditions).to.have.length(4);
+  });
+});

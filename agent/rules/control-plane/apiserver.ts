@@ -1,6 +1,5 @@
 import { ruleValue } from '../../core/policy.js';
 import type { Evaluation, Rule } from '../../core/rule.js';
-import { atLeast, formatVersion } from '../../core/version.js';
 import type { NodeContext } from '../context.js';
 import { STRONG_CIPHER_SUITES, tlsVersionRank } from '../kubelet/tls.js';
 import { COMPONENTS, componentView, controlPlaneTargets } from './components.js';
@@ -162,30 +161,6 @@ export const apiserverKubeletCertificateAuthority = heldBack(
   },
 );
 
-/**
- * --anonymous-auth=false alone makes kubeadm's unauthenticated probes fail (the apiserver restarts
- * forever) and breaks `kubeadm join` discovery. The safe way is an AuthenticationConfiguration that
- * allows anonymous access to the health paths and cluster-info only, available by default from 1.32.
- */
-export const apiserverAnonymousAuth = heldBack(
-  'apiserver.anonymous-auth',
-  'API server limits anonymous requests',
-  ['1.2.1'],
-  'anonymous-auth',
-  'anonymous access only to /livez, /readyz, /healthz and cluster-info',
-  (ctx) => {
-    const view = componentView(ctx.obs, API);
-    if (view.kind !== 'static-pod' && view.kind !== 'snap') return null;
-    // Already off: whoever set it has dealt with the probes (a crash-looping apiserver would not be read here).
-    if (view.flags.get('anonymous-auth') === 'false') return null;
-    const version = view.version;
-    if (!version) return `${API.name} version unknown`;
-    if (!atLeast(version, 1, 32))
-      return `${API.name} ${formatVersion(version)}: anonymous endpoint conditions need 1.32+ (on by default there); --anonymous-auth=false alone would fail kubeadm's probes and join discovery`;
-    return 'the AuthenticationConfiguration path (anonymous only for /livez, /readyz, /healthz, cluster-info) is not built yet in kube-harden; nothing is changed';
-  },
-);
-
 export const APISERVER_RULES: readonly Rule<NodeContext>[] = [
   apiserverProfiling,
   apiserverTlsMinVersion,
@@ -194,5 +169,4 @@ export const APISERVER_RULES: readonly Rule<NodeContext>[] = [
   apiserverExtendTokenExpiration,
   apiserverAuthorizationMode,
   apiserverKubeletCertificateAuthority,
-  apiserverAnonymousAuth,
 ];

@@ -1,6 +1,7 @@
 import type { Rule } from '../../core/rule.js';
 import type { NodeContext } from '../context.js';
 import { ADMISSION_RULES } from './admission.js';
+import { apiserverAnonymousAuth } from './anonymous.js';
 import { APISERVER_RULES } from './apiserver.js';
 import { AUDIT_RULES } from './audit.js';
 import { CONTROLLER_MANAGER_RULES } from './controller-manager.js';
@@ -9,6 +10,7 @@ import { SCHEDULER_RULES } from './scheduler.js';
 /** The control-plane rules built so far (the rest of DESIGN §4's are listed as planned). */
 export const CONTROL_PLANE_RULES: readonly Rule<NodeContext>[] = [
   ...APISERVER_RULES,
+  apiserverAnonymousAuth,
   ...ADMISSION_RULES,
   ...AUDIT_RULES,
   ...CONTROLLER_MANAGER_RULES,
