@@ -350,12 +350,44 @@ describe('control plane: anonymous auth on 1.32+ (AuthenticationConfiguration)',
     expect(JSON.parse((await cli(['plan', '--output', 'json', '--kubelet-version', 'v1.33.2'], root)).out).changes).to.deep.equal([]);
   });
 
-  it('holds back with OIDC flags (they would have to move into the file) and on versions it does not know', async () => {
+  it('moves --oidc-* flags into the file as a JWT issuer (legacy prefix rules kept) and removes them', async () => {
+    const flags = [
+      '--oidc-ca-file=/etc/kubernetes/pki/oidc-ca.crt',
+      '--oidc-client-id=kubernetes',
+      '--oidc-groups-claim=groups',
+      '--oidc-issuer-url=https://issuer.example',
+      '--oidc-username-claim=preferred_username',
+    ];
+    const root = at('v1.33.2', (text) =>
+      text.replace('    - --allow-privileged=true\n', `    - --allow-privileged=true\n${flags.map((flag) => `    - ${flag}\n`).join('')}`),
+    );
+    writeFileSync(path.join(root, 'etc/kubernetes/pki/oidc-ca.crt'), '-----BEGIN CERTIFICATE-----\nMIIOIDC\n-----END CERTIFICATE-----\n');
+    await cli(['apply', '--no-restart', '--kubelet-version', 'v1.33.2'], root);
+    expect([...flagsOf(root, 'kube-apiserver').keys()].filter((name) => name.startsWith('oidc-'))).to.deep.equal([]);
+    type Jwt = { issuer: unknown; claimMappings: unknown };
+    const config = parse(read(root, 'etc/kubernetes/authentication-config.yaml')) as { jwt: Jwt[] };
+    expect(config.jwt[0]!.issuer).to.deep.equal({
+      url: 'https://issuer.example',
+      audiences: ['kubernetes'],
+      certificateAuthority: '-----BEGIN CERTIFICATE-----\nMIIOIDC\n-----END CERTIFICATE-----\n',
+    });
+    // Legacy default: a claim other than email is prefixed with the issuer URL and '#'.
+    expect(config.jwt[0]!.claimMappings).to.deep.equal({
+      username: { claim: 'preferred_username', prefix: 'https://issuer.example#' },
+      groups: { claim: 'groups', prefix: '' },
+    });
+    expect(JSON.parse((await cli(['plan', '--output', 'json', '--kubelet-version', 'v1.33.2'], root)).out).changes).to.deep.equal([]);
+  });
+
+  it('holds back on OIDC flags it cannot map, and on versions it does not know', async () => {
     const oidc = at('v1.33.2', (text) =>
-      text.replace('    - --allow-privileged=true\n', '    - --allow-privileged=true\n    - --oidc-issuer-url=https://issuer.example\n'),
+      text.replace(
+        '    - --allow-privileged=true\n',
+        '    - --allow-privileged=true\n    - --oidc-issuer-url=https://issuer.example\n    - --oidc-client-id=k\n    - --oidc-signing-algs=ES256\n',
+      ),
     );
     const plan = JSON.parse((await cli(['plan', '--output', 'json', '--kubelet-version', 'v1.33.2'], oidc)).out);
-    expect(plan.blocked.find((b: { id: string }) => b.id === 'apiserver.anonymous-auth').reason).to.contain('--oidc-issuer-url');
+    expect(plan.blocked.find((b: { id: string }) => b.id === 'apiserver.anonymous-auth').reason).to.contain('--oidc-signing-algs');
     const future = at('v1.37.0');
     const later = JSON.parse((await cli(['plan', '--output', 'json', '--kubelet-version', 'v1.37.0'], future)).out);
     expect(later.blocked.find((b: { id: string }) => b.id === 'apiserver.anonymous-auth').reason).to.contain('newer than');

@@ -1,4 +1,4 @@
-import { isMap, isSeq, parseDocument } from 'yaml';
+import { Document, isMap, isSeq, parseDocument } from 'yaml';
 import type { Finding } from '../../core/finding.js';
 import type { Observation, Targets } from '../../core/observation.js';
 import type { Evaluation, FileEdit, Rule, RuleMeta } from '../../core/rule.js';
@@ -23,17 +23,63 @@ export const ANONYMOUS_PATHS: readonly string[] = ['/livez', '/readyz', '/health
 const FIRST = { major: 1, minor: 32, patch: 0 };
 const LAST_KNOWN = { major: 1, minor: 35, patch: 99 };
 
-export function authenticationConfiguration(): string {
-  const conditions = ANONYMOUS_PATHS.map((path) => `  - path: ${path}`).join('\n');
-  return `# Managed by kube-harden (apiserver.anonymous-auth): anonymous requests only for health checks and
-# kubeadm join discovery.
-apiVersion: apiserver.config.k8s.io/v1beta1
-kind: AuthenticationConfiguration
-anonymous:
-  enabled: true
-  conditions:
-${conditions}
-`;
+/** The OIDC flags the structured configuration can express (anything else holds the rule back). */
+const MAPPED_OIDC = new Set([
+  'oidc-issuer-url',
+  'oidc-client-id',
+  'oidc-username-claim',
+  'oidc-username-prefix',
+  'oidc-groups-claim',
+  'oidc-groups-prefix',
+  'oidc-ca-file',
+  'oidc-required-claim',
+]);
+
+/**
+ * The JWT authenticator equivalent to the legacy --oidc-* flags (they cannot be combined with
+ * --authentication-config). Legacy semantics kept: without --oidc-username-prefix a claim other than
+ * `email` is prefixed with the issuer URL and '#'; '-' means no prefix.
+ */
+export function oidcToJwt(flags: ReadonlyMap<string, string>, caPem: string | null): { jwt: Record<string, unknown> } | { error: string } {
+  const unmapped = [...flags.keys()].filter((name) => name.startsWith('oidc-') && !MAPPED_OIDC.has(name));
+  if (unmapped.length > 0) return { error: `--${unmapped.join(', --')} has no equivalent kube-harden maps into an AuthenticationConfiguration` };
+  const url = flags.get('oidc-issuer-url');
+  const clientId = flags.get('oidc-client-id');
+  if (!url || !clientId) return { error: '--oidc-issuer-url and --oidc-client-id are both needed to move OIDC into the file' };
+  if (flags.has('oidc-ca-file') && caPem === null) return { error: `--oidc-ca-file ${flags.get('oidc-ca-file')} cannot be read` };
+  const usernameClaim = flags.get('oidc-username-claim') ?? 'sub';
+  const rawPrefix = flags.get('oidc-username-prefix');
+  const usernamePrefix = rawPrefix === '-' ? '' : (rawPrefix ?? (usernameClaim === 'email' ? '' : `${url}#`));
+  const groupsClaim = flags.get('oidc-groups-claim');
+  const required = flags.get('oidc-required-claim');
+  return {
+    jwt: {
+      issuer: { url, audiences: [clientId], ...(caPem !== null ? { certificateAuthority: caPem } : {}) },
+      claimMappings: {
+        username: { claim: usernameClaim, prefix: usernamePrefix },
+        ...(groupsClaim ? { groups: { claim: groupsClaim, prefix: flags.get('oidc-groups-prefix') ?? '' } } : {}),
+      },
+      ...(required
+        ? {
+            claimValidationRules: required
+              .split(',')
+              .map((pair) => ({ claim: pair.split('=')[0], requiredValue: pair.split('=').slice(1).join('=') })),
+          }
+        : {}),
+    },
+  };
+}
+
+/** The agent's AuthenticationConfiguration: anonymous conditions, plus the JWT issuer of moved OIDC flags. */
+export function authenticationConfiguration(jwt: Record<string, unknown> | null = null): string {
+  const body = new Document({
+    apiVersion: 'apiserver.config.k8s.io/v1beta1',
+    kind: 'AuthenticationConfiguration',
+    ...(jwt ? { jwt: [jwt] } : {}),
+    anonymous: { enabled: true, conditions: ANONYMOUS_PATHS.map((path) => ({ path })) },
+  });
+  const origin = jwt ? '; the JWT issuer came from the --oidc-* flags it replaces' : '';
+  return `# Managed by kube-harden (apiserver.anonymous-auth): anonymous requests only for health checks and\n# kubeadm join discovery${origin}.\n${body.toString({ indentSeq: false, lineWidth: 0 })}`;
 }
 
 /** Adds the anonymous section to an operator's AuthenticationConfiguration (their JWT issuers kept). */
@@ -70,7 +116,8 @@ const META: RuleMeta = {
 function targets(obs: Observation): Targets {
   const view = componentView(obs, API);
   const configured = view.kind === 'static-pod' || view.kind === 'snap' ? view.flags.get('authentication-config') : undefined;
-  return { files: [...(controlPlaneTargets().files ?? []), configured ?? AUTHENTICATION_CONFIG_FILE] };
+  const caFile = view.kind === 'static-pod' || view.kind === 'snap' ? view.flags.get('oidc-ca-file') : undefined;
+  return { files: [...(controlPlaneTargets().files ?? []), configured ?? AUTHENTICATION_CONFIG_FILE, ...(caFile ? [caFile] : [])] };
 }
 
 export const apiserverAnonymousAuth: Rule<NodeContext> = {
@@ -110,22 +157,30 @@ export const apiserverAnonymousAuth: Rule<NodeContext> = {
     if (/AnonymousAuthConfigurableEndpoints=false/.test(view.flags.get('feature-gates') ?? ''))
       return hold('the AnonymousAuthConfigurableEndpoints feature gate is off');
     const oidc = [...view.flags.keys()].filter((name) => name.startsWith('oidc-'));
-    if (oidc.length > 0 && !configured)
-      return hold(
-        `--${oidc.join(', --')} cannot be combined with --authentication-config: move the OIDC settings into an AuthenticationConfiguration (jwt issuers) first`,
-      );
+    if (oidc.length > 0 && configured)
+      return hold(`--${oidc.join(', --')} and --authentication-config cannot be combined; the apiserver would not start`);
+    const caFile = view.flags.get('oidc-ca-file');
+    const caState = caFile ? ctx.obs.files.get(caFile) : undefined;
+    const moved = oidc.length > 0 ? oidcToJwt(view.flags, caState?.kind === 'file' ? caState.content : null) : null;
+    if (moved && 'error' in moved) return hold(moved.error);
+    const jwt = moved && 'jwt' in moved ? moved.jwt : null;
     if (state?.kind === 'error') return hold(`${configPath}: ${state.error}`);
     if (configured && state?.kind !== 'file') return hold(`--authentication-config ${configPath} does not exist`);
     const edits: FileEdit[] = [
-      { path: configPath, createMode: 0o600, transform: (current) => (configured ? mergeAnonymous(current ?? '') : authenticationConfiguration()) },
+      {
+        path: configPath,
+        createMode: 0o600,
+        transform: (current) => (configured ? mergeAnonymous(current ?? '') : authenticationConfiguration(jwt)),
+      },
     ];
-    // --anonymous-auth and an anonymous section in the file are mutually exclusive: the flag goes.
+    // --anonymous-auth and the --oidc-* flags cannot stand next to --authentication-config: they go.
+    const dropped = [...oidc, 'anonymous-auth'];
     if (view.kind === 'static-pod')
       edits.push({
         path: view.path,
         restartsComponent: true,
         transform: (text) => {
-          let next = removePodFlag(text ?? '', API.name, 'anonymous-auth');
+          let next = dropped.reduce((acc, name) => removePodFlag(acc, API.name, name), text ?? '');
           if (!configured) next = setPodFlag(next, API.name, 'authentication-config', configPath);
           return ensureHostPathMount(next, API.name, {
             name: 'kube-harden-authentication-config',
@@ -139,8 +194,10 @@ export const apiserverAnonymousAuth: Rule<NodeContext> = {
     else
       edits.push({
         path: view.path,
-        transform: (text) =>
-          configured ? removeArg(text ?? '', 'anonymous-auth') : setArg(removeArg(text ?? '', 'anonymous-auth'), 'authentication-config', configPath),
+        transform: (text) => {
+          const next = dropped.reduce((acc, name) => removeArg(acc, name), text ?? '');
+          return configured ? next : setArg(next, 'authentication-config', configPath);
+        },
       });
     const restart =
       view.kind === 'static-pod'
@@ -150,14 +207,8 @@ export const apiserverAnonymousAuth: Rule<NodeContext> = {
             reason: `the kubelet recreates ${API.name} when its manifest changes; it must become healthy again`,
           }
         : { service: API.snapService, disruption: 'restart' as const, reason: `${API.name} reads its flags only at start` };
-    const finding: Finding = {
-      ...base,
-      status: 'fail',
-      actual,
-      source: view.path,
-      remediable: true,
-      message: configured ? `adding the anonymous section to ${configPath}` : '',
-    };
+    const note = configured ? `adding the anonymous section to ${configPath}` : jwt ? `moving --${oidc.join(', --')} into ${configPath}` : '';
+    const finding: Finding = { ...base, status: 'fail', actual, source: view.path, remediable: true, message: note };
     return { finding, remedy: { edits, restart } };
   },
 };
