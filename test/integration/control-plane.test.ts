@@ -412,3 +412,18 @@ describe('control plane: anonymous auth on 1.32+ (AuthenticationConfiguration)',
     expect(config.anonymous.conditions).to.have.length(4);
   });
 });
+
+describe('control plane: the kubelet CA on confirmation', () => {
+  after(cleanupTempDirs);
+
+  it('sets --kubelet-certificate-authority only when the policy confirms the cluster is ready for it', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    const policy = path.join(root, 'policy.yaml');
+    writeFileSync(
+      policy,
+      'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\nrules:\n  apiserver.kubelet-certificate-authority: { value: { confirmed: true, caFile: /etc/kubernetes/pki/ca.crt } }\n',
+    );
+    await cli(['apply', '--no-restart', '--policy', policy], root);
+    expect(flagsOf(root, 'kube-apiserver').get('kubelet-certificate-authority')).to.equal('/etc/kubernetes/pki/ca.crt');
+  });
+});

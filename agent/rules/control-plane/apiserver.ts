@@ -1,8 +1,8 @@
 import { ruleValue } from '../../core/policy.js';
-import type { Evaluation, Rule } from '../../core/rule.js';
+import type { Rule } from '../../core/rule.js';
 import type { NodeContext } from '../context.js';
 import { STRONG_CIPHER_SUITES, tlsVersionRank } from '../kubelet/tls.js';
-import { COMPONENTS, componentView, controlPlaneTargets } from './components.js';
+import { COMPONENTS, componentView } from './components.js';
 import { componentFlagRule, type FlagDesire } from './flag-rule.js';
 
 const ANY = { major: 1, minor: 19 } as const;
@@ -96,70 +96,48 @@ export const apiserverAuthorizationMode = componentFlagRule({
   minVersion: ANY,
 });
 
-function heldBack(
-  id: string,
-  title: string,
-  cis: string[],
-  flag: string,
-  expected: string,
-  reasonFor: (ctx: NodeContext) => string | null,
-): Rule<NodeContext> {
-  return {
-    meta: { id, title, cis, component: API.name, remediable: false, disruption: 'restart', versions: 'all' },
-    targets: controlPlaneTargets,
-    evaluate(ctx): Evaluation {
-      const base = { id, title, cis, expected };
-      const view = componentView(ctx.obs, API);
-      if (view.kind === 'absent')
-        return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${API.name} on this node` } };
-      if (view.kind === 'error')
-        return { finding: { ...base, status: 'unknown', actual: 'unknown', source: view.path, remediable: false, message: view.message } };
-      const value = view.flags.get(flag);
-      const reason = reasonFor(ctx);
-      if (reason === null)
-        return {
-          finding: {
-            ...base,
-            status: 'pass',
-            actual: value === undefined ? '(not set)' : `--${flag}=${value}`,
-            source: view.path,
-            remediable: false,
-            message: '',
-          },
-        };
-      return {
-        finding: {
-          ...base,
-          status: 'fail',
-          actual: value === undefined ? '(not set)' : `--${flag}=${value}`,
-          source: view.path,
-          remediable: false,
-          message: `held back: ${reason}`,
-        },
-        blocked: reason,
-      };
+const KUBELET_CA = 'apiserver.kubelet-certificate-authority';
+
+const KUBELET_CA_REASON =
+  'kubelets serve self-signed certificates unless serverTLSBootstrap is on and their CSRs are approved on every node; setting the flag before that breaks kubectl logs/exec/port-forward cluster-wide. Enable serverTLSBootstrap, approve the kubelet-serving CSRs, then confirm in the policy (apiserver.kubelet-certificate-authority: { value: { confirmed: true } })';
+
+const setKubeletCa = componentFlagRule({
+  id: KUBELET_CA,
+  title: 'API server verifies kubelet serving certificates',
+  cis: ['1.2.5'],
+  component: API,
+  flag: 'kubelet-certificate-authority',
+  defaultValue: null,
+  value: {
+    default: { confirmed: false, caFile: '/etc/kubernetes/pki/ca.crt' },
+    describe: '{ confirmed: true | false, caFile: /path/to/ca.crt }',
+    validate: (value) => {
+      const v = value as { confirmed?: unknown; caFile?: unknown };
+      return typeof v?.confirmed === 'boolean' && typeof v.caFile === 'string' && v.caFile.startsWith('/')
+        ? null
+        : 'confirmed must be true or false and caFile an absolute path';
     },
-  };
-}
+  },
+  desired: (ctx) => ({ kind: 'set', value: ruleValue<{ caFile: string }>(ctx.policy, KUBELET_CA).caFile }),
+  // Any CA passes: an existing setting (Canonical k8s sets one) is kept.
+  judge: (effective) => effective !== null,
+  minVersion: ANY,
+});
 
 /**
  * --kubelet-certificate-authority breaks logs/exec on every node whose kubelet serves a self-signed
- * certificate (kubeadm's default). The condition is cluster-wide, so it is never set automatically; an
- * existing setting (Canonical k8s sets one) is kept and passes (KUBERNETES-FACTS.md §7b).
+ * certificate (kubeadm's default). The condition is cluster-wide, so the flag is set only when the
+ * operator confirms it in the policy (KUBERNETES-FACTS.md §7b); until then the rule is held back.
  */
-export const apiserverKubeletCertificateAuthority = heldBack(
-  'apiserver.kubelet-certificate-authority',
-  'API server verifies kubelet serving certificates',
-  ['1.2.5'],
-  'kubelet-certificate-authority',
-  '--kubelet-certificate-authority set',
-  (ctx) => {
-    const view = componentView(ctx.obs, API);
-    if (view.kind !== 'static-pod' && view.kind !== 'snap') return null;
-    if (view.flags.has('kubelet-certificate-authority')) return null;
-    return 'kubelets serve self-signed certificates unless serverTLSBootstrap is on and their CSRs are approved on every node; setting the flag before that breaks kubectl logs/exec/port-forward cluster-wide. Enable serverTLSBootstrap, approve the kubelet-serving CSRs, then set the flag (kubeadm ClusterConfiguration apiServer.extraArgs)';
+export const apiserverKubeletCertificateAuthority: Rule<NodeContext> = {
+  ...setKubeletCa,
+  evaluate(ctx) {
+    const evaluation = setKubeletCa.evaluate(ctx);
+    if (evaluation.finding.status !== 'fail' || !evaluation.remedy || ruleValue<{ confirmed: boolean }>(ctx.policy, KUBELET_CA).confirmed)
+      return evaluation;
+    return { finding: { ...evaluation.finding, remediable: false, message: `held back: ${KUBELET_CA_REASON}` }, blocked: KUBELET_CA_REASON };
   },
-);
+};
 
 export const APISERVER_RULES: readonly Rule<NodeContext>[] = [
   apiserverProfiling,
