@@ -6,8 +6,8 @@ import { FormatError } from '../../formats/env-file.js';
 import { parseArgsFile, setArg } from '../../formats/args-file.js';
 import { ensureHostPathMount, parseStaticPod, setPodFlag } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
-import { COMPONENTS, componentView, controlPlaneTargets, staticPodService, type ComponentView } from './components.js';
-import { componentFlagRule, type FlagDesire } from './flag-rule.js';
+import { COMPONENTS, componentView, controlPlaneTargets, type ComponentView } from './components.js';
+import { componentFlagRule, componentUnavailable, type FlagDesire, restartFor } from './flag-rule.js';
 
 const API = COMPONENTS.apiserver;
 
@@ -126,10 +126,7 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
   evaluate(ctx): Evaluation {
     const base = { id: ERL, title: ERL_META.title, cis: ERL_META.cis, expected: 'EventRateLimit enabled, configured and mounted' };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent')
-      return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${API.name} on this node` } };
-    if (view.kind === 'error')
-      return { finding: { ...base, status: 'unknown', actual: 'unknown', source: view.path, remediable: false, message: view.message } };
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
     const configured = view.flags.get('admission-control-config-file');
     const configPath = configured ?? ADMISSION_CONFIG_FILE;
     const state = ctx.obs.files.get(configPath);
@@ -181,14 +178,7 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
     const actual = `${enabled ? 'EventRateLimit enabled' : 'EventRateLimit not enabled'}; ${configOk ? `configured in ${configPath}` : 'not configured'}`;
     if (configOk && !manifestChanges) return { finding: { ...base, status: 'pass', actual, source: configPath, remediable: false, message: '' } };
     edits.push({ path: view.path, restartsComponent: view.kind === 'static-pod', transform: (text) => manifestEdit(text ?? '') });
-    const restart =
-      view.kind === 'static-pod'
-        ? {
-            service: staticPodService(API),
-            disruption: 'reload' as const,
-            reason: `the kubelet recreates ${API.name} when its manifest changes; it must become healthy again`,
-          }
-        : { service: API.snapService, disruption: 'restart' as const, reason: `${API.name} reads its flags only at start` };
+    const restart = restartFor(API, view.kind);
     return {
       finding: {
         ...base,

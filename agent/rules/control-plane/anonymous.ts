@@ -7,7 +7,8 @@ import { removeArg, setArg } from '../../formats/args-file.js';
 import { FormatError } from '../../formats/env-file.js';
 import { ensureHostPathMount, removePodFlag, setPodFlag } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
-import { COMPONENTS, componentView, controlPlaneTargets, staticPodService } from './components.js';
+import { componentUnavailable, restartFor } from './flag-rule.js';
+import { COMPONENTS, componentView, controlPlaneTargets } from './components.js';
 
 const API = COMPONENTS.apiserver;
 export const AUTHENTICATION_CONFIG_FILE = '/etc/kubernetes/authentication-config.yaml';
@@ -126,10 +127,7 @@ export const apiserverAnonymousAuth: Rule<NodeContext> = {
   evaluate(ctx): Evaluation {
     const base = { id: META.id, title: META.title, cis: META.cis, expected: `anonymous only for ${ANONYMOUS_PATHS.join(', ')}` };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent')
-      return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${API.name} on this node` } };
-    if (view.kind === 'error')
-      return { finding: { ...base, status: 'unknown', actual: 'unknown', source: view.path, remediable: false, message: view.message } };
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
     const flag = view.flags.get('anonymous-auth');
     const configured = view.flags.get('authentication-config');
     const configPath = configured ?? AUTHENTICATION_CONFIG_FILE;
@@ -199,14 +197,7 @@ export const apiserverAnonymousAuth: Rule<NodeContext> = {
           return configured ? next : setArg(next, 'authentication-config', configPath);
         },
       });
-    const restart =
-      view.kind === 'static-pod'
-        ? {
-            service: staticPodService(API),
-            disruption: 'reload' as const,
-            reason: `the kubelet recreates ${API.name} when its manifest changes; it must become healthy again`,
-          }
-        : { service: API.snapService, disruption: 'restart' as const, reason: `${API.name} reads its flags only at start` };
+    const restart = restartFor(API, view.kind);
     const note = configured ? `adding the anonymous section to ${configPath}` : jwt ? `moving --${oidc.join(', --')} into ${configPath}` : '';
     const finding: Finding = { ...base, status: 'fail', actual, source: view.path, remediable: true, message: note };
     return { finding, remedy: { edits, restart } };

@@ -5,7 +5,8 @@ import type { Evaluation, FileEdit, Rule, RuleMeta } from '../../core/rule.js';
 import { setArg } from '../../formats/args-file.js';
 import { ensureHostPathMount, setPodFlag } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
-import { COMPONENTS, componentView, controlPlaneTargets, staticPodService } from './components.js';
+import { componentUnavailable, restartFor } from './flag-rule.js';
+import { COMPONENTS, componentView, controlPlaneTargets } from './components.js';
 
 const API = COMPONENTS.apiserver;
 
@@ -113,10 +114,7 @@ export const apiserverAuditPolicy: Rule<NodeContext> = {
   evaluate(ctx): Evaluation {
     const base = { id: POLICY_META.id, title: POLICY_META.title, cis: POLICY_META.cis, expected: 'an audit.k8s.io Policy file' };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent')
-      return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${API.name} on this node` } };
-    if (view.kind === 'error')
-      return { finding: { ...base, status: 'unknown', actual: 'unknown', source: view.path, remediable: false, message: view.message } };
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
     const configured = view.flags.get('audit-policy-file');
     const path = configured ?? AUDIT.policyFile;
     const state = ctx.obs.files.get(path);
@@ -168,10 +166,7 @@ export const apiserverAuditLog: Rule<NodeContext> = {
     const expected = `--audit-log-path and --audit-policy-file set, ${LOG_FLAGS.map(([flag, min]) => `--${flag} >= ${min}`).join(', ')}`;
     const base = { id: LOG_META.id, title: LOG_META.title, cis: LOG_META.cis, expected };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent')
-      return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${API.name} on this node` } };
-    if (view.kind === 'error')
-      return { finding: { ...base, status: 'unknown', actual: 'unknown', source: view.path, remediable: false, message: view.message } };
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
     const wanted = new Map<string, string>();
     if (!view.flags.get('audit-policy-file')) wanted.set('audit-policy-file', AUDIT.policyFile);
     if (!view.flags.get('audit-log-path')) wanted.set('audit-log-path', AUDIT.logFile);
@@ -218,14 +213,7 @@ export const apiserverAuditLog: Rule<NodeContext> = {
     const change = view.kind === 'static-pod' ? edits[0]!.transform((ctx.obs.files.get(view.path) as { content: string }).content) : null;
     const unchanged = wanted.size === 0 && (change === null || change === (ctx.obs.files.get(view.path) as { content: string }).content);
     if (unchanged) return { finding: { ...base, status: 'pass', actual, source: view.path, remediable: false, message: '' } };
-    const restart =
-      view.kind === 'static-pod'
-        ? {
-            service: staticPodService(API),
-            disruption: 'reload' as const,
-            reason: `the kubelet recreates ${API.name} when its manifest changes; it must become healthy again`,
-          }
-        : { service: API.snapService, disruption: 'restart' as const, reason: `${API.name} reads its flags only at start` };
+    const restart = restartFor(API, view.kind);
     const missingMounts = view.kind === 'static-pod' && wanted.size === 0 ? '; the policy or log directory is not mounted into the pod' : '';
     return {
       finding: { ...base, status: 'fail', actual, source: view.path, remediable: true, message: `audit logging incomplete${missingMounts}` },

@@ -5,7 +5,7 @@ import { atLeast, formatVersion, type Version } from '../../core/version.js';
 import { removeArg, setArg } from '../../formats/args-file.js';
 import { removePodFlag, setPodFlag } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
-import { componentView, controlPlaneTargets, staticPodService, type Component } from './components.js';
+import { componentView, controlPlaneTargets, staticPodService, type Component, type ComponentView } from './components.js';
 
 /** What the policy wants for one flag: a value, or the flag's absence. */
 export type FlagDesire = { readonly kind: 'set'; readonly value: string } | { readonly kind: 'unset' };
@@ -28,8 +28,28 @@ export interface FlagRuleSpec {
   readonly minVersion: { readonly major: number; readonly minor: number };
 }
 
+/** The finding for a component that is not on this node (skip) or cannot be read (unknown). */
+export function componentUnavailable(
+  view: Extract<ComponentView, { kind: 'absent' | 'error' }>,
+  component: Component,
+  base: Pick<Finding, 'id' | 'title' | 'cis' | 'expected'>,
+): Evaluation {
+  if (view.kind === 'absent')
+    return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${component.name} on this node` } };
+  return {
+    finding: {
+      ...base,
+      status: 'unknown',
+      actual: 'unknown',
+      source: view.path,
+      remediable: false,
+      message: `cannot read ${component.name} settings: ${view.message}`,
+    },
+  };
+}
+
 /** Static pods are recreated by the kubelet when their manifest changes; snap services are restarted. */
-function restartFor(component: Component, kind: 'static-pod' | 'snap'): RestartNeed {
+export function restartFor(component: Component, kind: 'static-pod' | 'snap'): RestartNeed {
   return kind === 'static-pod'
     ? {
         service: staticPodService(component),
@@ -66,21 +86,7 @@ export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> & { rea
       const expected = desired.kind === 'set' ? `--${spec.flag}=${desired.value}` : `no --${spec.flag}`;
       const base = { id: spec.id, title: spec.title, cis: spec.cis, expected };
       const view = componentView(ctx.obs, spec.component);
-      if (view.kind === 'absent')
-        return {
-          finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${spec.component.name} on this node` },
-        };
-      if (view.kind === 'error')
-        return {
-          finding: {
-            ...base,
-            status: 'unknown',
-            actual: 'unknown',
-            source: view.path,
-            remediable: false,
-            message: `cannot read ${spec.component.name} flags: ${view.message}`,
-          },
-        };
+      if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, spec.component, base);
       const raw = view.flags.get(spec.flag);
       const effective = raw ?? spec.defaultValue;
       const actual = raw !== undefined ? `--${spec.flag}=${raw}` : `(not set; default ${spec.defaultValue ?? 'none'})`;
