@@ -16,7 +16,7 @@ import { ExecaCommandRunner } from '../../agent/host/commands.js';
 import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
 import type { ServiceManager } from '../../agent/host/service-manager.js';
-import { RULE_VALUE_SPECS } from '../../agent/rules/index.js';
+import { RULE_VALUE_SPECS, RULES } from '../../agent/rules/index.js';
 import { silentLogger } from '../../agent/telemetry/logger.js';
 import { AgentMetrics } from '../../agent/telemetry/metrics.js';
 
@@ -182,7 +182,7 @@ Machine: ${machine}.
 
 | measurement | runs | median | p90 | p99 | min | max |
 |---|---|---|---|---|---|---|
-${row('CLI `audit --output json`, cold process, control-plane + flannel fixture (18 rules)', audit)}
+${row(`CLI \`audit --output json\`, cold process, control-plane + flannel fixture (${RULES.length} rules)`, audit)}
 ${row('in-process reconcile: observe + evaluate, same fixture (warm)', reconcile)}
 ${row('CLI `apply --no-restart`, cold process, fresh fixture each run (about 40 changes incl. plugin install)', apply)}
 ${row('drift correction: config.yaml tampered → hardened again (daemon, real watcher)', drift)}

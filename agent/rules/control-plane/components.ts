@@ -54,6 +54,18 @@ export type ComponentView =
  * kubelet's version is the component's.
  */
 export function componentView(obs: Observation, component: Component): ComponentView {
+  // A dozen rules read the same manifest: parse it once per observation. An observation is an immutable
+  // snapshot (discovery makes a new one each round), so the cache can never serve stale content.
+  const cached = VIEWS.get(obs)?.get(component.name);
+  if (cached) return cached;
+  const view = readComponentView(obs, component);
+  VIEWS.set(obs, (VIEWS.get(obs) ?? new Map()).set(component.name, view));
+  return view;
+}
+
+const VIEWS = new WeakMap<Observation, Map<string, ComponentView>>();
+
+function readComponentView(obs: Observation, component: Component): ComponentView {
   const manifest = obs.files.get(component.manifest);
   const args = obs.files.get(component.snapArgs);
   const describe = (path: string, error: unknown): ComponentView => {
