@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { cpSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parseListenAddress } from '../../agent/daemon/http.js';
-import { REPO, cleanupTempDirs, copyFixture, fixturePath, read } from '../helpers/host.js';
+import { REPO, cleanupTempDirs, copyFixture, fixturePath, read, snapshotTree } from '../helpers/host.js';
 import { TEST_PLUGIN_DIR } from '../helpers/prerequisites.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -55,7 +55,6 @@ describe('kube-harden run (the real process)', function () {
       expect((await get(port, '/metrics')).body).to.contain('kube_harden_rule_status{rule="kubelet.anonymous-auth",status="pass"} 1');
       expect((await get(port, '/nope')).status).to.equal(404);
       const file = path.join(root, 'var/lib/kubelet/config.yaml');
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(file, read(root, 'var/lib/kubelet/config.yaml').replace('readOnlyPort: 0', 'readOnlyPort: 10255'));
       await waitFor(() => read(root, 'var/lib/kubelet/config.yaml').includes('readOnlyPort: 0'), 2000, 'correction');
       child.kill('SIGTERM');
@@ -86,5 +85,63 @@ describe('kube-harden run (the real process)', function () {
     expect(parseListenAddress('[::1]:9742')).to.deep.equal({ host: '::1', port: 9742 });
     expect(() => parseListenAddress('9742')).to.throw(/host:port/);
     expect(() => parseListenAddress(':70000')).to.throw(/host:port/);
+  });
+});
+
+describe('kube-harden run: refusals and audit mode', function () {
+  this.timeout(30_000);
+  after(cleanupTempDirs);
+
+  it('refuses to start on an invalid policy, listing every problem, exit 2', () => {
+    const root = copyFixture('kubeadm-worker');
+    const policy = path.join(root, 'policy.yaml');
+    writeFileSync(policy, 'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\nmode: sometimes\nrules:\n  kubelet.nope: {}\n');
+    const result = spawnSync(
+      process.execPath,
+      [
+        path.join(REPO, 'dist/agent/main.js'),
+        'run',
+        '--host-root',
+        root,
+        '--policy',
+        policy,
+        '--metrics-address',
+        `127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}`,
+      ],
+      {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '' },
+        timeout: 20_000,
+      },
+    );
+    expect(result.status).to.equal(2);
+    expect(result.stderr).to.contain('mode must be').and.to.contain('kubelet.nope');
+    expect(result.stderr).to.not.match(/^\s+at .+:\d+:\d+\)?$/m);
+  });
+
+  it('in audit mode reports and serves metrics but changes nothing', async () => {
+    const root = copyFixture('kubeadm-worker');
+    const before = snapshotTree(root, []);
+    const policy = path.join(root, '..', `${path.basename(root)}-policy.yaml`);
+    writeFileSync(policy, 'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\nmode: audit\n');
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(
+      process.execPath,
+      [path.join(REPO, 'dist/agent/main.js'), 'run', '--host-root', root, '--policy', policy, '--metrics-address', `127.0.0.1:${port}`],
+      {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(async () => (await get(port, '/readyz')).status === 200, 15_000, '/readyz');
+      expect((await get(port, '/metrics')).body).to.contain('kube_harden_rule_status{rule="kubelet.read-only-port",status="fail"} 1');
+      child.kill('SIGTERM');
+      expect(await exited).to.equal(0);
+      expect(snapshotTree(root, [])).to.deep.equal(before);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
