@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { REPO, cleanupTempDirs, copyFixture, fixturePath, tempDir } from '../helpers/host.js';
+import { requirePrerequisites, TEST_PLUGIN_DIR } from '../helpers/prerequisites.js';
+import { waitFor } from '../helpers/wait.js';
+
+function getJson(port: number, url: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path: url }, (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => {
+          try {
+            resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) });
+          } catch {
+            resolve({ status: response.statusCode ?? 0, body: text });
+          }
+        });
+      })
+      .on('error', () => resolve({ status: 0, body: null }));
+  });
+}
+
+type Vector = { data?: { result?: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+
+async function query(port: number, promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+  const { body } = await getJson(port, `/api/v1/query?query=${encodeURIComponent(promql)}`);
+  return (body as Vector)?.data?.result ?? [];
+}
+
+/** A real Prometheus (Debian package) on loopback scrapes the agent running standalone on a fixture host. */
+describe('e2e: a real Prometheus scrapes kube-harden run', function () {
+  this.timeout(60_000);
+  const children: ChildProcess[] = [];
+
+  before(function () {
+    const prometheus = spawnSync('prometheus', ['--version']);
+    requirePrerequisites(this, prometheus.status === 0 ? [] : ['prometheus'], 'apt-get install --no-install-recommends prometheus');
+  });
+  after(() => {
+    for (const child of children) child.kill('SIGKILL');
+    cleanupTempDirs();
+  });
+
+  it('sees the agent up and every rule status series, from the first scrapes', async () => {
+    const root = copyFixture('kubeadm-worker');
+    cpSync(fixturePath('cni-flannel'), root, { recursive: true });
+    const agentPort = 20000 + Math.floor(Math.random() * 10000);
+    const promPort = 30000 + Math.floor(Math.random() * 10000);
+    const agent = spawn(
+      process.execPath,
+      [
+        path.join(REPO, 'dist/agent/main.js'),
+        'run',
+        '--host-root',
+        root,
+        '--no-restart',
+        '--metrics-address',
+        `127.0.0.1:${agentPort}`,
+        '--log-level',
+        'warn',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', KUBE_HARDEN_PLUGIN_DIR: TEST_PLUGIN_DIR },
+        stdio: 'ignore',
+      },
+    );
+    children.push(agent);
+    const dir = tempDir('kh-prometheus-');
+    writeFileSync(
+      path.join(dir, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: kube-harden\n  static_configs:\n  - targets: ['127.0.0.1:${agentPort}']\n`,
+    );
+    const prometheus = spawn(
+      'prometheus',
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+    children.push(prometheus);
+    // The first scrape lands a few seconds after start: poll, never sleep blindly.
+    await waitFor(async () => (await query(promPort, 'up{job="kube-harden"} == 1')).length === 1, 30_000, 'Prometheus scraping the agent');
+    const statuses = await query(promPort, 'sum by (rule) (kube_harden_rule_status)');
+    expect(statuses.length).to.be.greaterThan(30);
+    expect(statuses.every((series) => series.value[1] === '1')).to.equal(true);
+    const failing = await query(promPort, 'kube_harden_rule_status{status="fail"} == 1');
+    expect(failing.map((series) => series.metric.rule)).to.not.include('kubelet.anonymous-auth');
+    expect(await query(promPort, 'kube_harden_build_info')).to.have.length(1);
+    expect(await query(promPort, 'kube_harden_node_info{distribution="kubeadm"}')).to.have.length(1);
+    const duration = await query(promPort, 'kube_harden_reconcile_duration_seconds_count');
+    expect(Number(duration[0]?.value[1])).to.be.greaterThan(0);
+  });
+});
