@@ -13,14 +13,17 @@ export const applyCommand: Command = {
 Makes the changes "plan" shows. Every file is backed up first to
 <host-root>/var/lib/kube-harden/backups/<id>/ (mode 0700: backups hold kubeconfigs and keys) and written
 atomically; dependent changes wait for what they need (the six kernel sysctls are persisted and set live
-before protectKernelDefaults is turned on, and if one cannot be set the option stays off). Then the
-services whose configuration changed are restarted through the host's systemd (nsenter into PID 1) and
-must become healthy (kubelet: http://127.0.0.1:10248/healthz) within restarts.healthTimeoutSeconds;
-otherwise every change is rolled back and the service restarted again. Running apply twice changes
-nothing the second time.
+before protectKernelDefaults is turned on, and if one cannot be set the option stays off). A static pod
+manifest (kube-apiserver, kube-controller-manager, kube-scheduler) takes effect when it is written:
+apply waits for that component's local health endpoint before the next change and restores the
+manifest if it does not come back. Then the services whose configuration changed (the kubelet, the
+k8s snap's services) are restarted through the host's systemd (nsenter into PID 1) and must become
+healthy (kubelet: http://127.0.0.1:10248/healthz) within restarts.healthTimeoutSeconds; otherwise
+every change is rolled back and the service restarted again. Running apply twice changes nothing the
+second time.
 
-  --no-restart           write the changes but do not restart; the restart is reported as pending
-                         and the kubelet keeps its old settings until it restarts
+  --no-restart           write the changes but do not restart or wait; restarts are reported as
+                         pending and the kubelet keeps its old settings until it restarts
   --output FORMAT        table (default) or json (the plan plus a result per change and the backup id)
 
 Refused when the policy's mode is "audit".

@@ -49,9 +49,14 @@ Run "kube-harden <command> --help" for a command's options. Typical first use on
 /** Runs one CLI invocation; maps user mistakes to exit 2 with a one-line message (no stack trace). */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    // No command is a usage error: the help goes to stderr so scripts piping stdout see nothing.
+    deps.stderr(`${TOP_HELP}\n`);
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     deps.stdout(`${TOP_HELP}\n`);
-    return name ? EXIT.ok : EXIT.usage;
+    return EXIT.ok;
   }
   const entry = COMMANDS.find((candidate) => candidate.name === (name === '--version' ? 'version' : name));
   if (!entry) {

@@ -127,6 +127,10 @@ describe('bad input: clear errors, nothing written, no stack traces', () => {
       expect(result.stdout, command).to.match(/Usage: kube-harden/);
     }
     expect(kubeHarden(['--help']).stdout).to.contain('Commands:');
+    const bare = kubeHarden([]);
+    expect(bare.status).to.equal(2);
+    expect(bare.stdout).to.equal('');
+    expect(bare.stderr).to.contain('Commands:');
     expect(kubeHarden(['version']).stdout).to.match(/^kube-harden \d+\.\d+\.\d+/);
   });
 });
