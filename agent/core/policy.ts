@@ -216,6 +216,15 @@ function parseExemptions(raw: unknown, specs: ReadonlyMap<string, RuleValueSpec>
   return exemptions;
 }
 
+/** A rule value that must be a positive integer (PID limits, GC thresholds). */
+export function positiveIntegerValue(defaultValue: number): NonNullable<RuleValueSpec['value']> {
+  return {
+    default: defaultValue,
+    describe: 'a positive integer',
+    validate: (value) => (positiveInteger(value) ? null : 'must be a positive integer'),
+  };
+}
+
 /** The policy value of a rule (its default when the policy does not set one). */
 export function ruleValue<T>(policy: Policy, id: string): T {
   return policy.rules.get(id)?.value as T;

@@ -128,3 +128,8 @@ export function ensureHostPathMount(text: string, containerName: string, mount: 
   } else doc.setIn(['spec', 'volumes'], doc.createNode([volumeNode]));
   return render(doc);
 }
+
+/** Mounts one host file read-only at the same path (a config file the component's flags name). */
+export function mountConfigFile(text: string, containerName: string, name: string, hostPath: string): string {
+  return ensureHostPathMount(text, containerName, { name, hostPath, type: 'File', mountPath: hostPath, readOnly: true });
+}

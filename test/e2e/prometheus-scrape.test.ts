@@ -1,35 +1,21 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { REPO, cleanupTempDirs, copyFixture, fixturePath, tempDir } from '../helpers/host.js';
-import { requirePrerequisites, TEST_PLUGIN_DIR } from '../helpers/prerequisites.js';
+import { httpGet, randomPort, spawnAgent } from '../helpers/agent.js';
+import { cleanupTempDirs, copyFixture, fixturePath, tempDir } from '../helpers/host.js';
+import { requirePrerequisites } from '../helpers/prerequisites.js';
 import { waitFor } from '../helpers/wait.js';
-
-function getJson(port: number, url: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve) => {
-    http
-      .get({ host: '127.0.0.1', port, path: url }, (response) => {
-        let text = '';
-        response.on('data', (chunk) => (text += chunk));
-        response.on('end', () => {
-          try {
-            resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) });
-          } catch {
-            resolve({ status: response.statusCode ?? 0, body: text });
-          }
-        });
-      })
-      .on('error', () => resolve({ status: 0, body: null }));
-  });
-}
 
 type Vector = { data?: { result?: Array<{ metric: Record<string, string>; value: [number, string] }> } };
 
 async function query(port: number, promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
-  const { body } = await getJson(port, `/api/v1/query?query=${encodeURIComponent(promql)}`);
-  return (body as Vector)?.data?.result ?? [];
+  const { body } = await httpGet(port, `/api/v1/query?query=${encodeURIComponent(promql)}`);
+  try {
+    return (JSON.parse(body) as Vector)?.data?.result ?? [];
+  } catch {
+    return []; // not up yet
+  }
 }
 
 /** A real Prometheus (Debian package) on loopback scrapes the agent running standalone on a fixture host. */
@@ -49,26 +35,9 @@ describe('e2e: a real Prometheus scrapes kube-harden run', function () {
   it('sees the agent up and every rule status series, from the first scrapes', async () => {
     const root = copyFixture('kubeadm-worker');
     cpSync(fixturePath('cni-flannel'), root, { recursive: true });
-    const agentPort = 20000 + Math.floor(Math.random() * 10000);
-    const promPort = 30000 + Math.floor(Math.random() * 10000);
-    const agent = spawn(
-      process.execPath,
-      [
-        path.join(REPO, 'dist/agent/main.js'),
-        'run',
-        '--host-root',
-        root,
-        '--no-restart',
-        '--metrics-address',
-        `127.0.0.1:${agentPort}`,
-        '--log-level',
-        'warn',
-      ],
-      {
-        env: { PATH: process.env.PATH ?? '', KUBE_HARDEN_PLUGIN_DIR: TEST_PLUGIN_DIR },
-        stdio: 'ignore',
-      },
-    );
+    const agentPort = randomPort();
+    const promPort = agentPort + 1;
+    const agent = spawnAgent(root, agentPort, ['--no-restart', '--log-level', 'warn']);
     children.push(agent);
     const dir = tempDir('kh-prometheus-');
     writeFileSync(

@@ -160,7 +160,11 @@ describe('daemon: drift correction with the real watcher', function () {
   ];
   for (const [name, tamper, fixed] of tampers)
     it(`corrects ${name}`, async function () {
-      if (!pluginReady && /conflist|plugin/.test(name)) this.skip();
+      if (!pluginReady && /conflist|plugin/.test(name)) {
+        // CI cannot get here: with KUBE_HARDEN_REQUIRE_E2E=1 the suite's before() fails without the plugin.
+        console.log(`    (skipped: needs a static bandwidth plugin in ${TEST_PLUGIN_DIR}; run npm run build:plugin)`);
+        this.skip();
+      }
       await running.daemon.settled();
       expect(fixed(root), 'precondition').to.equal(true);
       tamper(root);

@@ -1,24 +1,10 @@
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { parseListenAddress } from '../../agent/daemon/http.js';
-import { REPO, cleanupTempDirs, copyFixture, fixturePath, read, snapshotTree } from '../helpers/host.js';
-import { TEST_PLUGIN_DIR } from '../helpers/prerequisites.js';
+import { httpGet, randomPort, runAgentSync, spawnAgent } from '../helpers/agent.js';
+import { cleanupTempDirs, copyFixture, fixturePath, read, snapshotTree } from '../helpers/host.js';
 import { waitFor } from '../helpers/wait.js';
-
-function get(port: number, url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    http
-      .get({ host: '127.0.0.1', port, path: url }, (response) => {
-        let body = '';
-        response.on('data', (chunk) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      })
-      .on('error', () => resolve({ status: 0, body: '' }));
-  });
-}
 
 describe('kube-harden run (the real process)', function () {
   this.timeout(30_000);
@@ -27,33 +13,16 @@ describe('kube-harden run (the real process)', function () {
   it('serves /readyz after the first reconcile, /healthz, /metrics; corrects a tamper; SIGTERM exits 0', async () => {
     const root = copyFixture('kubeadm-worker');
     cpSync(fixturePath('cni-flannel'), root, { recursive: true });
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(REPO, 'dist/agent/main.js'),
-        'run',
-        '--host-root',
-        root,
-        '--no-restart',
-        '--metrics-address',
-        `127.0.0.1:${port}`,
-        '--log-level',
-        'info',
-      ],
-      {
-        env: { PATH: process.env.PATH ?? '', KUBE_HARDEN_PLUGIN_DIR: TEST_PLUGIN_DIR },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const port = randomPort();
+    const child = spawnAgent(root, port, ['--no-restart', '--log-level', 'info'], ['ignore', 'pipe', 'pipe']);
     let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stderr!.on('data', (chunk) => (stderr += chunk)); // piped above
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await waitFor(async () => (await get(port, '/readyz')).status === 200, 15_000, '/readyz');
-      expect((await get(port, '/healthz')).status).to.equal(200);
-      expect((await get(port, '/metrics')).body).to.contain('kube_harden_rule_status{rule="kubelet.anonymous-auth",status="pass"} 1');
-      expect((await get(port, '/nope')).status).to.equal(404);
+      await waitFor(async () => (await httpGet(port, '/readyz')).status === 200, 15_000, '/readyz');
+      expect((await httpGet(port, '/healthz')).status).to.equal(200);
+      expect((await httpGet(port, '/metrics')).body).to.contain('kube_harden_rule_status{rule="kubelet.anonymous-auth",status="pass"} 1');
+      expect((await httpGet(port, '/nope')).status).to.equal(404);
       const file = path.join(root, 'var/lib/kubelet/config.yaml');
       writeFileSync(file, read(root, 'var/lib/kubelet/config.yaml').replace('readOnlyPort: 0', 'readOnlyPort: 10255'));
       await waitFor(() => read(root, 'var/lib/kubelet/config.yaml').includes('readOnlyPort: 0'), 2000, 'correction');
@@ -96,24 +65,7 @@ describe('kube-harden run: refusals and audit mode', function () {
     const root = copyFixture('kubeadm-worker');
     const policy = path.join(root, 'policy.yaml');
     writeFileSync(policy, 'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\nmode: sometimes\nrules:\n  kubelet.nope: {}\n');
-    const result = spawnSync(
-      process.execPath,
-      [
-        path.join(REPO, 'dist/agent/main.js'),
-        'run',
-        '--host-root',
-        root,
-        '--policy',
-        policy,
-        '--metrics-address',
-        `127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}`,
-      ],
-      {
-        encoding: 'utf8',
-        env: { PATH: process.env.PATH ?? '' },
-        timeout: 20_000,
-      },
-    );
+    const result = runAgentSync(root, randomPort(), ['--policy', policy]);
     expect(result.status).to.equal(2);
     expect(result.stderr).to.contain('mode must be').and.to.contain('kubelet.nope');
     expect(result.stderr).to.not.match(/^\s+at .+:\d+:\d+\)?$/m);
@@ -124,19 +76,12 @@ describe('kube-harden run: refusals and audit mode', function () {
     const before = snapshotTree(root, []);
     const policy = path.join(root, '..', `${path.basename(root)}-policy.yaml`);
     writeFileSync(policy, 'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\nmode: audit\n');
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(
-      process.execPath,
-      [path.join(REPO, 'dist/agent/main.js'), 'run', '--host-root', root, '--policy', policy, '--metrics-address', `127.0.0.1:${port}`],
-      {
-        env: { PATH: process.env.PATH ?? '' },
-        stdio: 'ignore',
-      },
-    );
+    const port = randomPort();
+    const child = spawnAgent(root, port, ['--policy', policy]);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await waitFor(async () => (await get(port, '/readyz')).status === 200, 15_000, '/readyz');
-      expect((await get(port, '/metrics')).body).to.contain('kube_harden_rule_status{rule="kubelet.read-only-port",status="fail"} 1');
+      await waitFor(async () => (await httpGet(port, '/readyz')).status === 200, 15_000, '/readyz');
+      expect((await httpGet(port, '/metrics')).body).to.contain('kube_harden_rule_status{rule="kubelet.read-only-port",status="fail"} 1');
       child.kill('SIGTERM');
       expect(await exited).to.equal(0);
       expect(snapshotTree(root, [])).to.deep.equal(before);

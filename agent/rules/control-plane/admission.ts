@@ -4,7 +4,7 @@ import { ruleValue } from '../../core/policy.js';
 import type { Evaluation, FileEdit, Rule, RuleMeta } from '../../core/rule.js';
 import { FormatError } from '../../formats/env-file.js';
 import { parseArgsFile, setArg } from '../../formats/args-file.js';
-import { ensureHostPathMount, parseStaticPod, setPodFlag } from '../../formats/static-pod.js';
+import { mountConfigFile, parseStaticPod, setPodFlag } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
 import { COMPONENTS, componentView, controlPlaneTargets, type ComponentView } from './components.js';
 import { componentFlagRule, componentUnavailable, type FlagDesire, restartFor } from './flag-rule.js';
@@ -161,13 +161,7 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
         const list = parseStaticPod(next, API.name).flags.find((flag) => flag.name === 'enable-admission-plugins')?.value ?? '';
         next = setPodFlag(next, API.name, 'enable-admission-plugins', withPlugin(list, 'EventRateLimit'));
         if (!configured) next = setPodFlag(next, API.name, 'admission-control-config-file', configPath);
-        return ensureHostPathMount(next, API.name, {
-          name: 'kube-harden-admission-control',
-          hostPath: configPath,
-          type: 'File',
-          mountPath: configPath,
-          readOnly: true,
-        });
+        return mountConfigFile(next, API.name, 'kube-harden-admission-control', configPath);
       }
       const list = parseArgsFile(next).args.find((arg) => arg.name === 'enable-admission-plugins')?.value ?? '';
       next = setArg(next, 'enable-admission-plugins', withPlugin(list, 'EventRateLimit'));

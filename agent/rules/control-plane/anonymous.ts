@@ -5,7 +5,7 @@ import type { Evaluation, FileEdit, Rule, RuleMeta } from '../../core/rule.js';
 import { atLeast, compareVersions, formatVersion } from '../../core/version.js';
 import { removeArg, setArg } from '../../formats/args-file.js';
 import { FormatError } from '../../formats/env-file.js';
-import { ensureHostPathMount, removePodFlag, setPodFlag } from '../../formats/static-pod.js';
+import { mountConfigFile, removePodFlag, setPodFlag } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
 import { componentUnavailable, restartFor } from './flag-rule.js';
 import { COMPONENTS, componentView, controlPlaneTargets } from './components.js';
@@ -180,13 +180,7 @@ export const apiserverAnonymousAuth: Rule<NodeContext> = {
         transform: (text) => {
           let next = dropped.reduce((acc, name) => removePodFlag(acc, API.name, name), text ?? '');
           if (!configured) next = setPodFlag(next, API.name, 'authentication-config', configPath);
-          return ensureHostPathMount(next, API.name, {
-            name: 'kube-harden-authentication-config',
-            hostPath: configPath,
-            type: 'File',
-            mountPath: configPath,
-            readOnly: true,
-          });
+          return mountConfigFile(next, API.name, 'kube-harden-authentication-config', configPath);
         },
       });
     else

@@ -1,4 +1,4 @@
-import { ruleValue } from '../../core/policy.js';
+import { positiveIntegerValue, ruleValue } from '../../core/policy.js';
 import type { Rule } from '../../core/rule.js';
 import { atLeast } from '../../core/version.js';
 import type { NodeContext } from '../context.js';
@@ -41,11 +41,7 @@ export const controllerManagerTerminatedPodGc = componentFlagRule({
   flag: 'terminated-pod-gc-threshold',
   // Upstream's own default made explicit, as CIS 1.3.1 asks that it be set.
   defaultValue: null,
-  value: {
-    default: 12500,
-    describe: 'a positive integer',
-    validate: (value) => (Number.isInteger(value) && (value as number) > 0 ? null : 'must be a positive integer'),
-  },
+  value: positiveIntegerValue(12500),
   desired: (ctx) => ({ kind: 'set', value: String(ruleValue<number>(ctx.policy, GC)) }),
   minVersion: ANY,
 });

@@ -1,4 +1,4 @@
-import { ruleValue } from '../../core/policy.js';
+import { positiveIntegerValue, ruleValue } from '../../core/policy.js';
 import { isIP } from 'node:net';
 import type { NodeContext } from '../context.js';
 import { KUBELET_FIELDS, parseGoDuration, type FieldValue } from './fields.js';
@@ -84,11 +84,7 @@ export const kubeletPodPidsLimit = settingRule({
   title: 'Kubelet limits the number of PIDs per pod',
   cis: ['4.2.13'],
   field: KUBELET_FIELDS.podPidsLimit,
-  value: {
-    default: 4096,
-    describe: 'a positive integer',
-    validate: (value) => (Number.isInteger(value) && (value as number) > 0 ? null : 'must be a positive integer'),
-  },
+  value: positiveIntegerValue(4096),
   desired: (ctx) => set(ruleValue<number>(ctx.policy, PIDS)),
   judge: (actual, desired) => desired.kind === 'set' && typeof actual === 'number' && actual > 0 && actual <= (desired.value as number),
   // SupportPodPidsLimit was removed in 1.23: any mention stops the kubelet, so the fix removes it.
