@@ -2,7 +2,7 @@ import type { Observation } from '../core/observation.js';
 import type { BlockedRule, Plan, PlannedChange } from '../core/plan.js';
 import type { BackupStore, Journal } from '../host/backups.js';
 import { sha256 } from '../host/backups.js';
-import type { HealthProbe } from '../host/health.js';
+import type { RestartGate } from './health-gate.js';
 import type { PluginProber } from '../host/cni-plugin.js';
 import type { HostFs } from '../host/host-fs.js';
 import type { ServiceManager } from '../host/service-manager.js';
@@ -20,6 +20,8 @@ export interface ChangeResult {
 export interface RestartResult {
   readonly service: string;
   readonly reason: string;
+  /** The rules whose changes this restart loads. */
+  readonly rules: readonly string[];
   result: RestartOutcome;
   error?: string;
 }
@@ -32,6 +34,8 @@ export interface ApplyResult {
   readonly blocked: readonly BlockedRule[];
   /** True when every change applied and every restart (if any) proved healthy. */
   readonly ok: boolean;
+  /** Services still unhealthy at the end, even after the rollback: the node needs a human. */
+  readonly unhealthy: readonly string[];
 }
 
 export interface ApplyDeps {
@@ -40,8 +44,8 @@ export interface ApplyDeps {
   readonly plugins: PluginProber;
   readonly backups: BackupStore;
   readonly services: ServiceManager;
-  /** The health gate of a restarted service. */
-  readonly health: (service: string) => HealthProbe;
+  /** The health gate of a service restarted (or reloaded) at a given wall-clock time. */
+  readonly health: RestartGate;
   readonly logger: Logger;
 }
 
@@ -66,7 +70,7 @@ function message(error: unknown): string {
  */
 export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promise<ApplyResult> {
   const { backups, logger } = deps;
-  if (request.plan.changes.length === 0) return { backupId: null, changes: [], restarts: [], blocked: request.plan.blocked, ok: true };
+  if (request.plan.changes.length === 0) return { backupId: null, changes: [], restarts: [], blocked: request.plan.blocked, ok: true, unhealthy: [] };
 
   const journal = await backups.begin('apply');
   logger.info('apply started', { backupId: journal.id, changes: request.plan.changes.length });
@@ -96,11 +100,12 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
         // before touching the next one, and put the manifest back if it does not come back.
         const reload = plan.restarts.find((restart) => restart.disruption === 'reload' && restart.rules.some((id) => change.rules.includes(id)));
         if (reload && change.action === 'write' && change.restartsComponent && !request.noRestart) {
-          const outcome = await reloadGate(deps, journal, change.path, reload.service, request.healthTimeoutMs);
-          reloads.set(reload.service, outcome);
-          if (outcome !== 'restarted') {
+          const writtenAt = Date.now();
+          const problem = await reloadGate(deps, journal, change.path, reload.service, writtenAt, request.healthTimeoutMs);
+          reloads.set(reload.service, problem === null ? 'restarted' : 'rolled-back');
+          if (problem !== null) {
             result.result = 'rolled-back';
-            result.error = `${reload.service} not healthy within ${Math.round(request.healthTimeoutMs / 1000)}s; manifest restored`;
+            result.error = `${reload.service} not healthy within ${Math.round(request.healthTimeoutMs / 1000)}s (${problem}); manifest restored`;
             change.rules.forEach((id) => failed.add(id));
           }
         }
@@ -121,14 +126,18 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
 
   const appliedRules = new Set(results.filter((result) => result.result === 'applied').flatMap((result) => result.change.rules));
   const restarts: RestartResult[] = [
-    ...[...reloads].map(([service, result]): RestartResult => ({
-      service,
-      reason: plan.restarts.find((r) => r.service === service)?.reason ?? '',
-      result,
-    })),
+    ...[...reloads].map(([service, result]): RestartResult => {
+      const planned = plan.restarts.find((r) => r.service === service);
+      return { service, reason: planned?.reason ?? '', rules: planned?.rules ?? [], result };
+    }),
     ...plan.restarts
       .filter((restart) => !reloads.has(restart.service) && restart.rules.some((id) => appliedRules.has(id)))
-      .map((restart): RestartResult => ({ service: restart.service, reason: restart.reason, result: request.noRestart ? 'pending' : 'restarted' })),
+      .map((restart): RestartResult => ({
+        service: restart.service,
+        reason: restart.reason,
+        rules: restart.rules,
+        result: request.noRestart ? 'pending' : 'restarted',
+      })),
   ];
   // Reloads (static pods) were gated change by change; only real restarts remain for the loop below.
   const serviceRestarts = restarts.filter(
@@ -139,6 +148,7 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
   await backups.save(journal);
 
   let healthy = true;
+  const unhealthy: string[] = [];
   if (!request.noRestart)
     for (const restart of serviceRestarts) {
       const error = await restartAndWait(deps, restart.service, request.healthTimeoutMs);
@@ -159,31 +169,48 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
     for (const restart of serviceRestarts) {
       const error = await restartAndWait(deps, restart.service, request.healthTimeoutMs);
       if (restart.result !== 'failed') restart.result = 'rolled-back';
-      if (error) logger.error('service unhealthy after rollback', { service: restart.service, error });
+      if (error) {
+        unhealthy.push(restart.service);
+        logger.error('service unhealthy after rollback', { service: restart.service, error });
+      }
     }
   }
   await backups.prune(request.retainBackups);
-  return { backupId: journal.id, changes: results, restarts, blocked: plan.blocked, ok: failed.size === 0 && healthy };
+  return { backupId: journal.id, changes: results, restarts, blocked: plan.blocked, ok: failed.size === 0 && healthy, unhealthy };
 }
 
-/** Waits for a static pod after its manifest changed; restores the manifest when it stays unhealthy. */
-async function reloadGate(deps: ApplyDeps, journal: Journal, path: string, service: string, timeoutMs: number): Promise<RestartOutcome> {
-  if (await deps.health(service).waitHealthy(timeoutMs)) return 'restarted';
-  deps.logger.warn('component unhealthy after its manifest changed, restoring it', { service, path });
+/**
+ * Waits for a static pod after its manifest changed; restores the manifest when it stays unhealthy.
+ * Null when healthy, else why it was not.
+ */
+async function reloadGate(
+  deps: ApplyDeps,
+  journal: Journal,
+  path: string,
+  service: string,
+  sinceMs: number,
+  timeoutMs: number,
+): Promise<string | null> {
+  const verdict = await deps.health(service, sinceMs).waitHealthy(timeoutMs);
+  if (verdict.healthy) return null;
+  deps.logger.warn('component unhealthy after its manifest changed, restoring it', { service, path, reason: verdict.reason });
   await deps.backups.restoreLatest(journal, path);
-  const back = await deps.health(service).waitHealthy(timeoutMs);
-  if (!back) deps.logger.error('component still unhealthy after the manifest was restored', { service, path });
-  return 'rolled-back';
+  const back = await deps.health(service, Date.now()).waitHealthy(timeoutMs);
+  if (!back.healthy) deps.logger.error('component still unhealthy after the manifest was restored', { service, path, reason: back.reason });
+  return verdict.reason;
 }
 
-async function restartAndWait(deps: ApplyDeps, service: string, timeoutMs: number): Promise<string | null> {
+/** Restarts a service and waits for its gate. Null when healthy, else why not. */
+export async function restartAndWait(deps: Pick<ApplyDeps, 'services' | 'health'>, service: string, timeoutMs: number): Promise<string | null> {
+  // Wall clock on purpose: the gate compares it with process start times read from /proc.
+  const since = Date.now();
   try {
     await deps.services.restart(service);
   } catch (error) {
     return message(error);
   }
-  const healthy = await deps.health(service).waitHealthy(timeoutMs);
-  return healthy ? null : `${service} not healthy within ${Math.round(timeoutMs / 1000)}s`;
+  const verdict = await deps.health(service, since).waitHealthy(timeoutMs);
+  return verdict.healthy ? null : `${service} not healthy within ${Math.round(timeoutMs / 1000)}s: ${verdict.reason}`;
 }
 
 /** One change, journal first. Refuses to overwrite a file that changed since it was observed. */

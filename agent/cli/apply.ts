@@ -3,7 +3,7 @@ import { buildPlan } from '../core/planner.js';
 import { BackupStore } from '../host/backups.js';
 import { COMMON_HELP, EXIT, EXIT_HELP, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
 import type { Command } from './command.js';
-import { loadNode } from './node.js';
+import { hostRestartGate, loadNode } from './node.js';
 import { applyJson, applyTable } from './render.js';
 
 export const applyCommand: Command = {
@@ -49,7 +49,7 @@ ${EXIT_HELP}`,
         plugins: node.plugins,
         backups: new BackupStore(node.fs, deps.now),
         services: deps.services(common.hostRoot),
-        health: deps.health,
+        health: hostRestartGate(node, deps),
         logger: deps.logger,
       },
       {

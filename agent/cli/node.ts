@@ -1,5 +1,7 @@
 import { stat } from 'node:fs/promises';
+import type { OperatorInput } from '../core/observation.js';
 import type { Policy } from '../core/policy.js';
+import { restartGate, type RestartGate } from '../apply/health-gate.js';
 import { inspectNode, readPolicyFile, type InspectedNode } from '../apply/inspect.js';
 import { ExecPluginProber, type PluginProber } from '../host/cni-plugin.js';
 import type { CommandRunner } from '../host/commands.js';
@@ -27,6 +29,7 @@ export interface LoadedNode extends InspectedNode {
   readonly fs: HostFs;
   readonly plugins: PluginProber;
   readonly policy: Policy;
+  readonly input: OperatorInput;
 }
 
 /** Reads the policy (built-in without a file); any problem stops the command with every error listed. */
@@ -62,5 +65,21 @@ export async function loadNode(common: CommonOptions, deps: CliDeps): Promise<Lo
     pluginDir: common.pluginDir,
   };
   const inspected = await inspectNode(fs, deps.runner, plugins, input, policy);
-  return { fs, plugins, policy, ...inspected };
+  return { fs, plugins, policy, input, ...inspected };
+}
+
+/**
+ * The health gate of a CLI apply: the service's endpoint and, for the kubelet when its process is
+ * visible, a new process running with the flags on disk. (The daemon adds the cluster's view.)
+ */
+export function hostRestartGate(node: LoadedNode, deps: CliDeps): RestartGate {
+  return restartGate({
+    http: deps.health,
+    fs: node.fs,
+    kubeletService: node.ctx.kubelet.service,
+    kubeletVisible: node.obs.kubeletProcess !== null,
+    kubeletView: async () => (await inspectNode(node.fs, deps.runner, node.plugins, node.input, node.policy)).ctx.kubelet,
+    node: null,
+    intervalMs: 1000,
+  });
 }

@@ -1,8 +1,12 @@
+import { restartAndWait } from '../apply/executor.js';
 import { BackupStore, type Journal } from '../host/backups.js';
 import { HostFs } from '../host/host-fs.js';
 import { HostRoot } from '../host/host-root.js';
 import { EXIT, InputError, UsageError, commonOptions, parseCommand } from './common.js';
 import type { Command } from './command.js';
+
+/** The default health timeout (rollback runs without a policy: it must work when the policy is broken). */
+const ROLLBACK_HEALTH_TIMEOUT_MS = 120_000;
 
 function describe(journal: Journal): string {
   const files = new Set(journal.entries.map((entry) => (entry.type === 'sysctl' ? entry.key : entry.path)));
@@ -75,15 +79,9 @@ Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation or no su
         deps.stdout(`restart ${service}: pending (--no-restart)\n`);
         continue;
       }
-      try {
-        await manager.restart(service);
-        const healthy = await deps.health(service).waitHealthy(120_000);
-        deps.stdout(`restart ${service}: ${healthy ? 'healthy' : 'NOT healthy within 120s'}\n`);
-        ok &&= healthy;
-      } catch (error) {
-        ok = false;
-        deps.stderr(`restart ${service} failed: ${error instanceof Error ? error.message : String(error)}\n`);
-      }
+      const problem = await restartAndWait({ services: manager, health: deps.health }, service, ROLLBACK_HEALTH_TIMEOUT_MS);
+      deps.stdout(`restart ${service}: ${problem === null ? 'healthy' : `NOT healthy: ${problem}`}\n`);
+      ok &&= problem === null;
     }
     return ok ? EXIT.ok : EXIT.findings;
   },

@@ -1,16 +1,27 @@
 import http from 'node:http';
 import https from 'node:https';
 
+/** The outcome of a health gate; `reason` says what did not hold (for logs, Events and the JSON output). */
+export type HealthVerdict = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
+
+export const HEALTHY: HealthVerdict = { healthy: true };
+
 /** Waits for a service to report healthy. Tests use a real local HTTP server or a fake. */
 export interface HealthProbe {
-  /** Resolves true once healthy, false when `timeoutMs` passes first. */
-  waitHealthy(timeoutMs: number): Promise<boolean>;
+  /** Resolves healthy once it is, or unhealthy with the reason when `timeoutMs` passes first. */
+  waitHealthy(timeoutMs: number): Promise<HealthVerdict>;
+}
+
+/** One condition of a health gate, checked once: null when it holds, else why not. */
+export interface HealthCheck {
+  check(): Promise<string | null>;
 }
 
 /** The kubelet's healthz endpoint (healthzBindAddress/healthzPort defaults). */
 export const KUBELET_HEALTHZ_URL = 'http://127.0.0.1:10248/healthz';
 
 function getOnce(url: string, timeoutMs: number): Promise<number> {
+  // 0 = no HTTP answer (refused, reset, timed out).
   return new Promise((resolve) => {
     // Control-plane endpoints on loopback serve the component's own certificate; only the status code
     // matters here, so the certificate is not verified (the connection never leaves the host).
@@ -35,14 +46,47 @@ export class HttpHealthProbe implements HealthProbe {
     private readonly settleMs = 0,
   ) {}
 
-  async waitHealthy(timeoutMs: number): Promise<boolean> {
+  async waitHealthy(timeoutMs: number): Promise<HealthVerdict> {
     const deadline = Date.now() + timeoutMs;
     if (this.settleMs > 0) await sleep(Math.min(this.settleMs, timeoutMs));
+    let last = 0;
     while (Date.now() < deadline) {
-      if ((await getOnce(this.url, Math.min(5000, Math.max(100, deadline - Date.now())))) === 200) return true;
+      last = await getOnce(this.url, Math.min(5000, Math.max(100, deadline - Date.now())));
+      if (last === 200) return HEALTHY;
       await sleep(Math.min(this.intervalMs, Math.max(0, deadline - Date.now())));
     }
-    return false;
+    return { healthy: false, reason: `${this.url} ${last === 0 ? 'did not answer' : `answered HTTP ${last}`}` };
+  }
+}
+
+/**
+ * A health gate in stages, each waited for in order within one overall timeout: e.g. a new kubelet
+ * process with the hardened flags, then its /healthz, then the Node's Lease renewed and Ready. Checks
+ * are polled every `intervalMs`; the verdict names the stage that did not come.
+ */
+export class StagedHealthProbe implements HealthProbe {
+  constructor(
+    private readonly stages: readonly (HealthProbe | HealthCheck)[],
+    private readonly intervalMs = 1000,
+  ) {}
+
+  async waitHealthy(timeoutMs: number): Promise<HealthVerdict> {
+    const deadline = Date.now() + timeoutMs;
+    for (const stage of this.stages) {
+      const verdict =
+        'check' in stage ? await pollCheck(stage, deadline, this.intervalMs) : await stage.waitHealthy(Math.max(0, deadline - Date.now()));
+      if (!verdict.healthy) return verdict;
+    }
+    return HEALTHY;
+  }
+}
+
+async function pollCheck(check: HealthCheck, deadline: number, intervalMs: number): Promise<HealthVerdict> {
+  for (;;) {
+    const problem = await check.check().catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    if (problem === null) return HEALTHY;
+    if (Date.now() >= deadline) return { healthy: false, reason: problem };
+    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
 }
 

@@ -13,6 +13,7 @@ import { defaultPolicy } from '../../agent/core/policy.js';
 import { Daemon } from '../../agent/daemon/daemon.js';
 import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
 import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { HEALTHY } from '../../agent/host/health.js';
 import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
 import type { ServiceManager } from '../../agent/host/service-manager.js';
@@ -82,6 +83,8 @@ async function driftLatency(tampers: number): Promise<number[]> {
       debounceMs: 50,
       pollMs: 10_000,
       restartIntervalMs: 300_000,
+      slotRetryMs: 10_000,
+      gateIntervalMs: 50,
       // Each tamper here is an independent edit; on a node, this many in a minute would be a fight.
       flapGuard: { threshold: 1e9, windowMs: 60_000, initialBackoffMs: 30_000, maxBackoffMs: 600_000, forgetAfterMs: 3_600_000 },
     },
@@ -90,10 +93,11 @@ async function driftLatency(tampers: number): Promise<number[]> {
       runner,
       plugins: new ExecPluginProber(fs, runner, pluginDir),
       services: noRestarts,
-      health: () => ({ waitHealthy: async () => true }),
+      health: () => ({ waitHealthy: async () => HEALTHY }),
       metrics: new AgentMetrics('bench'),
       logger: silentLogger(),
       now: () => Date.now(),
+      cluster: null,
     },
   );
   await daemon.start();

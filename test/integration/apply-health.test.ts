@@ -56,10 +56,10 @@ describe('apply with restarts: health gate and rollback', () => {
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
       const probe = new HttpHealthProbe(url, 50);
-      expect(await probe.waitHealthy(300)).to.equal(false);
+      expect(await probe.waitHealthy(300)).to.deep.equal({ healthy: false, reason: `${url} answered HTTP 500` });
       server.removeAllListeners('request');
       server.on('request', (_req, res) => res.end('ok'));
-      expect(await probe.waitHealthy(2000)).to.equal(true);
+      expect((await probe.waitHealthy(2000)).healthy).to.equal(true);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
