@@ -23,7 +23,11 @@ export interface Policy {
   readonly mode: PolicyMode;
   readonly rules: ReadonlyMap<string, RuleSetting>;
   readonly exemptions: readonly Exemption[];
-  readonly restarts: { readonly maxConcurrent: number; readonly healthTimeoutSeconds: number };
+  /**
+   * Fleet-wide disruption limit: at most `maxConcurrent` nodes restart a service at once (Lease slots
+   * that expire `leaseDurationSeconds` after their holder stops renewing them).
+   */
+  readonly restarts: { readonly maxConcurrent: number; readonly healthTimeoutSeconds: number; readonly leaseDurationSeconds: number };
   readonly drift: { readonly enabled: boolean; readonly resyncSeconds: number };
   /** How many apply backups to keep under /var/lib/kube-harden/backups (they hold secrets). */
   readonly backups: { readonly retain: number };
@@ -51,7 +55,7 @@ export function defaultPolicy(specs: readonly RuleValueSpec[]): Policy {
     mode: 'enforce',
     rules,
     exemptions: [],
-    restarts: { maxConcurrent: 1, healthTimeoutSeconds: 120 },
+    restarts: { maxConcurrent: 1, healthTimeoutSeconds: 120, leaseDurationSeconds: 60 },
     drift: { enabled: true, resyncSeconds: 300 },
     backups: { retain: 10 },
   };
@@ -126,6 +130,10 @@ export function parsePolicy(text: string, file: string, specs: readonly RuleValu
       if (raw.restarts.healthTimeoutSeconds !== undefined) {
         if (positiveInteger(raw.restarts.healthTimeoutSeconds)) restarts.healthTimeoutSeconds = raw.restarts.healthTimeoutSeconds as number;
         else errors.push(`${file}: restarts.healthTimeoutSeconds must be a positive integer`);
+      }
+      if (raw.restarts.leaseDurationSeconds !== undefined) {
+        if (positiveInteger(raw.restarts.leaseDurationSeconds)) restarts.leaseDurationSeconds = raw.restarts.leaseDurationSeconds as number;
+        else errors.push(`${file}: restarts.leaseDurationSeconds must be a positive integer`);
       }
     }
   }

@@ -3,7 +3,8 @@ import type { HostFs } from './host-fs.js';
 
 /** Backups hold kubeconfigs and keys: the tree is root-only and lives where no component scans. */
 export const BACKUP_ROOT = '/var/lib/kube-harden/backups';
-const STATE_DIR = '/var/lib/kube-harden';
+/** The agent's own state on the host (root-only). */
+export const STATE_DIR = '/var/lib/kube-harden';
 
 /** One undoable step, written to the journal before the step is taken. */
 export type JournalEntry =

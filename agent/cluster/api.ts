@@ -1,0 +1,80 @@
+/**
+ * The Kubernetes API as the agent uses it: a handful of calls on Leases, Nodes and Events, in plain
+ * types. The real implementation (client.ts) wraps @kubernetes/client-node; tests pass the same
+ * implementation pointed at a fake API server, or a hand-written fake of this interface.
+ */
+
+/** A coordination.k8s.io/v1 Lease, reduced to the fields the agent reads and writes. */
+export interface LeaseRecord {
+  readonly name: string;
+  readonly namespace: string;
+  /** Optimistic concurrency: a replace with a stale resourceVersion fails with ConflictError. */
+  readonly resourceVersion: string | null;
+  readonly holderIdentity: string | null;
+  readonly leaseDurationSeconds: number | null;
+  readonly acquireTimeMs: number | null;
+  readonly renewTimeMs: number | null;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The parts of a Node the health gate and the status writer read. */
+export interface NodeRecord {
+  readonly name: string;
+  readonly uid: string | null;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** status.conditions[type=Ready].status: "True", "False", "Unknown", or null when absent. */
+  readonly ready: string | null;
+  readonly kubeletVersion: string | null;
+}
+
+/** A core/v1 Event about an object (the agent reports on its Node). */
+export interface EventRecord {
+  readonly name: string;
+  readonly namespace: string;
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+  readonly count: number;
+  readonly firstTimestampMs: number;
+  readonly lastTimestampMs: number;
+  readonly involvedObject: { readonly kind: string; readonly name: string; readonly uid: string | null; readonly namespace?: string };
+  readonly source: { readonly component: string; readonly host: string };
+}
+
+/** A write lost an optimistic-concurrency race (HTTP 409), or a create found the object existing. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+/** The object does not exist (HTTP 404). */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+
+export interface LeaseApi {
+  /** Null when the Lease does not exist. */
+  get(namespace: string, name: string): Promise<LeaseRecord | null>;
+  /** Throws ConflictError when it already exists. */
+  create(lease: LeaseRecord): Promise<LeaseRecord>;
+  /** Throws ConflictError when `lease.resourceVersion` is stale. */
+  replace(lease: LeaseRecord): Promise<LeaseRecord>;
+}
+
+export interface NodeApi {
+  get(name: string): Promise<NodeRecord>;
+  /** Merge-patches metadata.annotations (a null value removes the key). */
+  patchAnnotations(name: string, annotations: Readonly<Record<string, string | null>>): Promise<void>;
+}
+
+export interface EventApi {
+  create(event: EventRecord): Promise<void>;
+  /** Updates the count and last timestamp of an event created earlier. */
+  patchCount(namespace: string, name: string, count: number, lastTimestampMs: number): Promise<void>;
+}
+
+/** Everything the agent does with the API server. */
+export interface ClusterApi {
+  readonly leases: LeaseApi;
+  readonly nodes: NodeApi;
+  readonly events: EventApi;
+}

@@ -1,0 +1,209 @@
+import http from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A stored API object (plain JSON as the API server would return it). */
+export type ApiObject = {
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [key: string]: unknown };
+  [key: string]: unknown;
+};
+
+/** One request the server answered (for assertions on verbs and paths). */
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+}
+
+type Route = { kind: 'leases' | 'events' | 'nodes'; namespace: string | null; name: string | null };
+
+const ROUTES: readonly [RegExp, Route['kind']][] = [
+  [/^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/, 'leases'],
+  [/^\/api\/v1\/namespaces\/([^/]+)\/events(?:\/([^/]+))?$/, 'events'],
+];
+
+/**
+ * An in-memory Kubernetes API server over HTTP on loopback, for the real @kubernetes/client-node:
+ * Leases (create / get / replace with resourceVersion conflicts), Nodes (get, merge-patch) and core/v1
+ * Events (create, merge-patch, list). Objects live in `objects` keyed by `kind/namespace/name`; tests
+ * change node status directly and can inject failures.
+ */
+export class FakeApiServer {
+  readonly objects = new Map<string, ApiObject>();
+  readonly requests: RecordedRequest[] = [];
+  private version = 1;
+  private server: http.Server | null = null;
+  private failures: { method: string; pattern: RegExp; status: number; times: number }[] = [];
+  private kubeconfigDir: string | null = null;
+  url = '';
+
+  async start(): Promise<this> {
+    this.server = http.createServer((request, response) => void this.handle(request, response));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address() as { port: number };
+    this.url = `http://127.0.0.1:${address.port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    if (this.server) {
+      this.server.closeAllConnections();
+      await new Promise((resolve) => this.server!.close(resolve));
+    }
+    if (this.kubeconfigDir) await rm(this.kubeconfigDir, { recursive: true, force: true });
+  }
+
+  /** A kubeconfig file pointing at this server (plain HTTP on loopback, a bearer token). */
+  async kubeconfig(): Promise<string> {
+    this.kubeconfigDir ??= await mkdtemp(join(tmpdir(), 'kh-kubeconfig-'));
+    const path = join(this.kubeconfigDir, 'kubeconfig');
+    await writeFile(
+      path,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{ name: fake, cluster: { server: "' + this.url + '", insecure-skip-tls-verify: true } }]',
+        'users: [{ name: agent, user: { token: fake-token } }]',
+        'contexts: [{ name: fake, context: { cluster: fake, user: agent } }]',
+        'current-context: fake',
+        '',
+      ].join('\n'),
+    );
+    return path;
+  }
+
+  /** The next `times` requests matching method and path answer `status`. */
+  failNext(method: string, pattern: RegExp, status: number, times = 1): void {
+    this.failures.push({ method, pattern, status, times });
+  }
+
+  /** Adds or replaces a Node with a Ready condition. */
+  putNode(name: string, ready: 'True' | 'False' | 'Unknown' = 'True', kubeletVersion = 'v1.31.4'): void {
+    const existing = this.objects.get(`nodes//${name}`);
+    const metadata = existing?.metadata ?? { name, uid: `uid-${name}`, annotations: {} };
+    this.objects.set(`nodes//${name}`, {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { ...metadata, resourceVersion: String(this.version++) },
+      status: { conditions: [{ type: 'Ready', status: ready }], nodeInfo: { kubeletVersion } },
+    });
+  }
+
+  /** What a kubelet does every 10 s: renews its node Lease in kube-node-lease. */
+  renewNodeLease(name: string, atMs: number): void {
+    this.objects.set(`leases/kube-node-lease/${name}`, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace: 'kube-node-lease', resourceVersion: String(this.version++) },
+      spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new Date(atMs).toISOString() },
+    });
+  }
+
+  node(name: string): ApiObject | undefined {
+    return this.objects.get(`nodes//${name}`);
+  }
+
+  list(kind: Route['kind'], namespace?: string): ApiObject[] {
+    return [...this.objects.entries()]
+      .filter(([key]) => key.startsWith(`${kind}/${namespace ?? ''}`))
+      .map(([, object]) => object)
+      .filter((object) => namespace === undefined || object.metadata.namespace === namespace || kind === 'nodes');
+  }
+
+  private route(path: string): Route | null {
+    const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
+    if (node) return { kind: 'nodes', namespace: null, name: decodeURIComponent(node[1]!) };
+    for (const [pattern, kind] of ROUTES) {
+      const match = pattern.exec(path);
+      if (match) return { kind, namespace: decodeURIComponent(match[1]!), name: match[2] ? decodeURIComponent(match[2]) : null };
+    }
+    return null;
+  }
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const method = request.method ?? 'GET';
+    const path = new URL(request.url ?? '/', this.url).pathname;
+    const reply = (status: number, body: unknown) => {
+      this.requests.push({ method, path, status });
+      response.writeHead(status, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    const status = (code: number, reason: string, message: string) =>
+      reply(code, { apiVersion: 'v1', kind: 'Status', status: 'Failure', reason, message, code });
+
+    const failure = this.failures.find((candidate) => candidate.method === method && candidate.pattern.test(path) && candidate.times > 0);
+    if (failure) {
+      failure.times -= 1;
+      return status(failure.status, 'InternalError', 'injected failure');
+    }
+    if (request.headers.authorization !== 'Bearer fake-token') return status(401, 'Unauthorized', 'Unauthorized');
+    const route = this.route(path);
+    if (!route) return status(404, 'NotFound', `no route for ${path}`);
+    let body: ApiObject | null = null;
+    if (chunks.length > 0) {
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ApiObject;
+      } catch {
+        return status(400, 'BadRequest', 'body is not JSON');
+      }
+    }
+    const key = (name: string) => `${route.kind}/${route.namespace ?? ''}/${name}`;
+
+    if (method === 'GET' && route.name === null)
+      return reply(200, { kind: 'List', apiVersion: 'v1', metadata: {}, items: this.list(route.kind, route.namespace ?? undefined) });
+    if (route.name === null && method !== 'POST') return status(405, 'MethodNotAllowed', method);
+    if (method === 'POST') {
+      if (!body?.metadata?.name) return status(422, 'Invalid', 'metadata.name is required');
+      if (this.objects.has(key(body.metadata.name))) return status(409, 'AlreadyExists', `${route.kind} "${body.metadata.name}" already exists`);
+      const created = {
+        ...body,
+        metadata: {
+          ...body.metadata,
+          namespace: route.namespace ?? undefined,
+          resourceVersion: String(this.version++),
+          uid: `uid-${body.metadata.name}`,
+        },
+      };
+      this.objects.set(key(body.metadata.name), created);
+      return reply(201, created);
+    }
+    const current = this.objects.get(key(route.name!));
+    if (!current) return status(404, 'NotFound', `${route.kind} "${route.name}" not found`);
+    if (method === 'GET') return reply(200, current);
+    if (method === 'PUT') {
+      const sent = body?.metadata?.resourceVersion;
+      if (sent !== undefined && sent !== current.metadata.resourceVersion)
+        return status(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again');
+      const replaced = { ...body!, metadata: { ...body!.metadata, resourceVersion: String(this.version++), uid: current.metadata.uid } };
+      this.objects.set(key(route.name!), replaced);
+      return reply(200, replaced);
+    }
+    if (method === 'PATCH') {
+      if (request.headers['content-type'] !== 'application/merge-patch+json')
+        return status(415, 'UnsupportedMediaType', String(request.headers['content-type']));
+      const patched = mergePatch(current, body) as ApiObject;
+      patched.metadata.resourceVersion = String(this.version++);
+      this.objects.set(key(route.name!), patched);
+      return reply(200, patched);
+    }
+    if (method === 'DELETE') {
+      this.objects.delete(key(route.name!));
+      return reply(200, { kind: 'Status', status: 'Success' });
+    }
+    return status(405, 'MethodNotAllowed', method);
+  }
+}
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const result: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as object) } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
+}
