@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { Daemon, DEFAULT_DAEMON_TIMING } from '../daemon/daemon.js';
+import { Daemon, DEFAULT_DAEMON_TIMING, type DaemonCluster } from '../daemon/daemon.js';
 import { boundPort, parseListenAddress, serveHttp } from '../daemon/http.js';
 import { ExecPluginProber } from '../host/cni-plugin.js';
 import { HostFs } from '../host/host-fs.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../telemetry/logger.js';
 import { AgentMetrics } from '../telemetry/metrics.js';
-import { COMMON_HELP, EXIT, UsageError, commonOptions, parseCommand } from './common.js';
+import { COMMON_HELP, EXIT, InputError, UsageError, commonOptions, parseCommand } from './common.js';
 import type { Command } from './command.js';
 import { openHostRoot } from './node.js';
 import { agentVersion } from './version.js';
@@ -16,6 +16,7 @@ export const DEFAULT_METRICS_ADDRESS = ':9742';
 export const runCommand: Command = {
   name: 'run',
   help: `Usage: kube-harden run [options] [--no-restart] [--metrics-address host:port] [--log-level L]
+                           [--kubeconfig FILE] [--namespace NS]
 
 The DaemonSet entry point. Loads the policy, reconciles once (mode enforce: apply; mode audit: report
 only), then keeps the node hardened:
@@ -30,12 +31,30 @@ only), then keeps the node hardened:
     minute), sets kube_harden_drift_conflict{rule}=1 and logs it; an occasional edit is always fixed;
   - restarts a service at most once per 5 minutes; with --no-restart restarts are logged as pending.
 
+With cluster credentials (the pod's service account, or --kubeconfig) it also:
+  - takes one of restarts.maxConcurrent restart slots (Leases kube-harden-restart-N in its namespace)
+    before any disruptive change (a kubelet restart, a static pod manifest) is written, so no more than
+    maxConcurrent nodes are disrupted at once; other changes never wait. A dead holder's slot frees
+    restarts.leaseDurationSeconds (default 60) after its last renewal;
+  - after a kubelet restart demands a new kubelet process running with the flags on disk, its /healthz,
+    the node's Lease in kube-node-lease renewed after the restart and the Node Ready, all within
+    restarts.healthTimeoutSeconds; otherwise it rolls back, restarts again, marks the node degraded and
+    does not retry that change until the policy or the file changes. The slot is released only once the
+    node is healthy: a node that stays unhealthy keeps it and the rollout stops there;
+  - annotates its Node (kube-harden.io/state: compliant | drifted | remediating | degraded, and
+    kube-harden.io/last-reconcile; written on change, refreshed every 5 minutes) and records Events on
+    it (Remediated, DriftCorrected, RolledBack, ChangeBlocked, ChangeFailed), aggregated and rate-limited.
+
   --no-restart             never restart services (changes are written; restarts reported pending)
   --metrics-address ADDR   HTTP for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_ADDRESS}, all interfaces;
                            the pod runs with hostNetwork)
   --log-level L            error | warn | info (default) | debug; JSON lines on stderr
+  --kubeconfig FILE        cluster credentials from FILE instead of the pod's service account
+  --namespace NS           namespace of the restart slot Leases (default $POD_NAMESPACE, else the
+                           service account's namespace, else kube-harden)
 
-Without cluster credentials it runs with host-level features only (said once in the log).
+Without cluster credentials it runs with host-level features only (said once in the log): changes
+are then not coordinated with other nodes.
 SIGTERM/SIGINT: the write in progress finishes, watchers stop, exit 0.
 
 ${COMMON_HELP}`,
@@ -44,6 +63,8 @@ ${COMMON_HELP}`,
       'no-restart': { type: 'boolean' },
       'metrics-address': { type: 'string' },
       'log-level': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
     });
     if (values.help) {
       deps.stdout(`${this.help}\n`);
@@ -62,7 +83,26 @@ ${COMMON_HELP}`,
     const fs = new HostFs(await openHostRoot(common.hostRoot));
     const metrics = new AgentMetrics(agentVersion());
     const now = () => deps.now().getTime();
-    const daemon = new Daemon(
+    const kubeconfig = values.kubeconfig as string | undefined;
+    const inCluster = Boolean(deps.env.KUBERNETES_SERVICE_HOST) && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
+    if (kubeconfig !== undefined && !existsSync(kubeconfig)) throw new InputError(`--kubeconfig ${kubeconfig}: no such file`);
+    let daemon: Daemon | null = null;
+    let cluster: DaemonCluster | null = null;
+    if (kubeconfig !== undefined || inCluster) {
+      // Loaded only here: audit, plan and apply never load the Kubernetes client.
+      const { agentNamespace, connectCluster } = await import('./cluster.js');
+      const namespace = agentNamespace(values.namespace as string | undefined, deps.env);
+      ({ cluster } = await connectCluster({
+        credentials: kubeconfig !== undefined ? { kind: 'kubeconfig', path: kubeconfig } : { kind: 'in-cluster' },
+        namespace,
+        nodeName: common.nodeName,
+        policy: () => daemon!.policyInForce,
+        logger,
+        now,
+      }));
+      logger.info('cluster features on', { node: common.nodeName, namespace, credentials: kubeconfig ?? 'in-cluster' });
+    } else logger.warn('no cluster credentials: host-level features only, restarts are not coordinated across nodes', { node: common.nodeName });
+    daemon = new Daemon(
       {
         policyFile: common.policyFile,
         input: {
@@ -84,15 +124,7 @@ ${COMMON_HELP}`,
         metrics,
         logger,
         now,
-      },
-    );
-    const inCluster = Boolean(deps.env.KUBERNETES_SERVICE_HOST) && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
-    logger.info(
-      inCluster
-        ? 'cluster credentials found; cluster features are not built yet, running host-level features only'
-        : 'no cluster credentials: host-level features only',
-      {
-        node: common.nodeName,
+        cluster,
       },
     );
     try {

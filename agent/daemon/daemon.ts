@@ -1,4 +1,8 @@
-import { executePlan, type ApplyResult } from '../apply/executor.js';
+import { executePlan, restartAndWait, type ApplyResult } from '../apply/executor.js';
+import { restartGate, type RestartGate } from '../apply/health-gate.js';
+import { policyHash } from '../apply/rolled-back.js';
+import { nodeState } from '../cluster/node-status.js';
+import type { LeaseSemaphore } from '../cluster/semaphore.js';
 import { inspectNode, readPolicyFile, type InspectedNode } from '../apply/inspect.js';
 import type { OperatorInput } from '../core/observation.js';
 import { buildPlan } from '../core/planner.js';
@@ -6,14 +10,16 @@ import type { Policy } from '../core/policy.js';
 import { BackupStore } from '../host/backups.js';
 import type { PluginProber } from '../host/cni-plugin.js';
 import type { CommandRunner } from '../host/commands.js';
-import type { HealthProbe } from '../host/health.js';
+import type { HealthCheck, HealthProbe } from '../host/health.js';
 import type { HostFs } from '../host/host-fs.js';
 import type { ServiceManager } from '../host/service-manager.js';
-import { kubeletRestartNeeded } from '../rules/kubelet/restart-need.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
 import { watch, type FSWatcher } from 'chokidar';
 import { DEFAULT_FLAP_GUARD, FlapGuard, type FlapGuardOptions } from './flap-guard.js';
+import { DisruptionControl, WAITING_FOR_SLOT } from './disruption.js';
+import { NodeReporter, type ClusterReporting } from './reporting.js';
+import { RestartBook } from './restart-book.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
 
 /** Why a reconcile runs. `startup` changes are remediations; later ones count as drift corrections. */
@@ -31,19 +37,39 @@ export interface DaemonOptions {
   readonly restartIntervalMs: number;
   /** Fight detection; the default suits nodes (a benchmark of many tampers raises the threshold). */
   readonly flapGuard?: FlapGuardOptions;
+  /** How soon to ask again for a restart slot when none was free. */
+  readonly slotRetryMs: number;
+  /** Poll interval of the health gate's checks. */
+  readonly gateIntervalMs: number;
 }
 
-export const DEFAULT_DAEMON_TIMING = { debounceMs: 50, pollMs: 10_000, restartIntervalMs: 300_000 } as const;
+export const DEFAULT_DAEMON_TIMING = {
+  debounceMs: 50,
+  pollMs: 10_000,
+  restartIntervalMs: 300_000,
+  slotRetryMs: 10_000,
+  gateIntervalMs: 1000,
+} as const;
+
+/** What the daemon does with cluster credentials: the restart semaphore, the health gate's cluster half, reporting. */
+export interface DaemonCluster extends ClusterReporting {
+  readonly semaphore: LeaseSemaphore;
+  /** The node's Lease renewed since a kubelet restart at `sinceMs`, and the Node Ready. */
+  readonly nodeHealth: (sinceMs: number) => HealthCheck;
+}
 
 export interface DaemonDeps {
   readonly fs: HostFs;
   readonly runner: CommandRunner;
   readonly plugins: PluginProber;
   readonly services: ServiceManager;
+  /** A service's own health endpoint; the daemon adds the process and cluster stages for the kubelet. */
   readonly health: (service: string) => HealthProbe;
   readonly metrics: AgentMetrics;
   readonly logger: Logger;
   readonly now: () => number;
+  /** Null without credentials: host-level features only. */
+  readonly cluster: DaemonCluster | null;
 }
 
 /**
@@ -63,8 +89,9 @@ export class Daemon {
   private debounce: NodeJS.Timeout | null = null;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private readonly lastRestart = new Map<string, number>();
-  private readonly pendingRestarts = new Set<string>();
+  private readonly restarts: RestartBook;
+  private readonly disruption: DisruptionControl;
+  private readonly reporter: NodeReporter;
   /** Completed reconciles; /readyz is ready after the first. */
   reconciles = 0;
   /** When the loop last finished a reconcile or a tick (for /healthz). */
@@ -79,6 +106,14 @@ export class Daemon {
     this.flap = new FlapGuard(options.flapGuard ?? DEFAULT_FLAP_GUARD);
     this.watcher = new DirectoryWatcher(deps.fs.hostRoot, (file) => this.onFileEvent(file));
     this.lastActivity = deps.now();
+    this.restarts = new RestartBook(options.restartIntervalMs, options.noRestart, deps.logger);
+    this.disruption = new DisruptionControl(deps.fs, deps.cluster?.semaphore ?? null, deps.logger, options.slotRetryMs);
+    this.reporter = new NodeReporter(deps.cluster, deps.logger);
+  }
+
+  /** The policy the loop currently enforces (the last good one). Set by `start`. */
+  get policyInForce(): Policy {
+    return this.policy;
   }
 
   /** Loads the policy (refusing to start on an invalid one), reconciles once, then starts the triggers. */
@@ -87,6 +122,7 @@ export class Daemon {
     if (!loaded.ok) throw new Error(`invalid policy, not starting:\n  ${loaded.errors.join('\n  ')}`);
     this.policy = loaded.policy;
     this.policyText = policyKey(loaded.policy);
+    await this.disruption.rolledBack.load(policyHash(this.policyText));
     this.deps.logger.info('policy loaded', { file: this.options.policyFile ?? '(built-in)', mode: this.policy.mode });
     if (this.options.policyFile) {
       // The policy is an agent file (a mounted ConfigMap swaps a `..data` symlink in its directory).
@@ -94,7 +130,9 @@ export class Daemon {
       this.policyWatcher.on('all', (_event, file) => this.onFileEvent(file));
       await new Promise<void>((resolve) => this.policyWatcher!.once('ready', () => resolve()));
     }
-    await this.reconcile('startup');
+    // Through trigger, so anything asking for a reconcile meanwhile queues behind this one.
+    this.trigger('startup');
+    await this.running;
     this.timers.push(setInterval(() => this.trigger('poll'), this.options.pollMs));
     this.timers.push(setInterval(() => this.trigger('resync'), this.policy.drift.resyncSeconds * 1000));
   }
@@ -109,6 +147,8 @@ export class Daemon {
     await this.running;
     await this.watcher.close();
     await this.policyWatcher?.close();
+    await this.disruption.stop();
+    await this.reporter.stop();
   }
 
   /** Watched files and the policy file both land here; events carry no information the loop uses. */
@@ -162,6 +202,7 @@ export class Daemon {
     if (text === this.policyText) return;
     this.policyText = text;
     this.policy = loaded.policy;
+    await this.disruption.rolledBack.policyChanged(policyHash(text));
     this.deps.logger.info('policy reloaded', { file: this.options.policyFile, mode: this.policy.mode });
   }
 
@@ -184,32 +225,25 @@ export class Daemon {
         new Set(held.keys()),
       );
       const enforce = this.policy.mode === 'enforce' && (this.policy.drift.enabled || reason === 'startup');
-      if (enforce) this.judgeRunningKubelet(node);
+      const gate = this.gate(node);
+      await this.disruption.recheckStuck(gate);
+      let remaining = findings.filter((finding) => finding.status === 'fail' || finding.status === 'unknown').map((finding) => finding.id);
+      let waiting = false;
       if (enforce) {
-        const plan = buildPlan(node.evaluated, node.obs, this.policy, { heldRules: held });
-        if (plan.changes.length > 0) {
-          const result = await executePlan(
-            {
-              fs: this.deps.fs,
-              plugins: this.deps.plugins,
-              backups: new BackupStore(this.deps.fs, () => new Date(this.deps.now())),
-              services: this.deps.services,
-              health: this.deps.health,
-              logger: this.deps.logger,
-            },
-            {
-              plan,
-              obs: node.obs,
-              replan: (failedRules) => buildPlan(node.evaluated, node.obs, this.policy, { failedRules, heldRules: held }),
-              noRestart: this.options.noRestart || plan.restarts.some((restart) => this.restartTooSoon(restart.service, started)),
-              healthTimeoutMs: this.policy.restarts.healthTimeoutSeconds * 1000,
-              retainBackups: this.policy.backups.retain,
-            },
-          );
-          this.account(result, reason, started);
-        }
+        this.restarts.judgeRunningKubelet(node);
+        const outcome = await this.enforce(node, held, gate, reason, started);
+        waiting = outcome.waiting;
+        remaining = remaining.filter((id) => !outcome.fixed.has(id));
       }
-      await this.restartPending(started);
+      await this.restartPending(started, gate);
+      await this.reporter.state(
+        nodeState({
+          remainingFindings: remaining.length,
+          remediating: waiting || this.restarts.pendingCount > 0,
+          degraded: this.disruption.degraded,
+        }),
+        this.deps.now(),
+      );
       if (!this.stopped) await this.watcher.update(watchedHostDirs(node.obs));
       this.reconciles += 1;
     } catch (error) {
@@ -223,76 +257,136 @@ export class Daemon {
   }
 
   /**
-   * When the running kubelet is visible in /proc, its start time against the settings files' change
-   * times decides whether a kubelet restart is pending (also after an agent restart, or a change made
-   * with --no-restart). Judged before this reconcile's own changes, which add their pending restarts.
+   * Plans and applies: holds changes that were rolled back before, waits for a restart slot for the
+   * disruptive ones (the rest go ahead), applies, and remembers what a failed health gate rolled back.
+   * Returns the rules this reconcile fixed and whether a disruptive change is still waiting.
    */
-  private judgeRunningKubelet(node: InspectedNode): void {
-    const service = node.ctx.kubelet.service;
-    if (!service || node.obs.kubeletProcess?.startedAtMs == null) return;
-    const need = kubeletRestartNeeded(node.ctx, node.evaluated);
-    if (!need) {
-      this.pendingRestarts.delete(service);
-      return;
+  private async enforce(
+    node: InspectedNode,
+    flapHeld: ReadonlyMap<string, string>,
+    gate: RestartGate,
+    reason: ReconcileReason,
+    started: number,
+  ): Promise<{ fixed: ReadonlySet<string>; waiting: boolean }> {
+    const plan = (heldRules: ReadonlyMap<string, string>, failedRules?: ReadonlySet<string>) =>
+      buildPlan(node.evaluated, node.obs, this.policy, { heldRules, ...(failedRules ? { failedRules } : {}) });
+    const held = new Map([...flapHeld, ...(await this.disruption.rolledBack.holdFor(plan(new Map())))]);
+    let current = plan(held);
+    const noRestart =
+      this.options.noRestart ||
+      current.restarts.some((restart) => restart.disruption === 'restart' && this.restarts.tooSoon(restart.service, started));
+    const waitingRules = await this.disruption.admit(current, !noRestart);
+    if (waitingRules.size > 0) {
+      this.deps.logger.info('waiting for a restart slot', { rules: [...waitingRules.keys()] });
+      waitingRules.forEach((why, rule) => held.set(rule, why));
+      current = plan(held);
+      this.disruption.waitForSlot(() => this.trigger('event'));
+    } else if (this.disruption.holdingSlot) await this.reporter.state('remediating', this.deps.now());
+    this.reporter.blocked(current.blocked, (why) => why === WAITING_FOR_SLOT || why.startsWith('rolled back at'));
+    if (current.changes.length === 0) {
+      await this.disruption.settle({ unhealthy: [] });
+      return { fixed: new Set(), waiting: waitingRules.size > 0 };
     }
-    if (!this.pendingRestarts.has(service))
-      this.deps.logger.warn('service restart pending', { service, reason: need.reason, noRestart: this.options.noRestart });
-    this.pendingRestarts.add(service);
+    const result = await executePlan(
+      {
+        fs: this.deps.fs,
+        plugins: this.deps.plugins,
+        backups: new BackupStore(this.deps.fs, () => new Date(this.deps.now())),
+        services: this.deps.services,
+        health: gate,
+        logger: this.deps.logger,
+      },
+      {
+        plan: current,
+        obs: node.obs,
+        replan: (failedRules) => plan(held, failedRules),
+        noRestart,
+        healthTimeoutMs: this.policy.restarts.healthTimeoutSeconds * 1000,
+        retainBackups: this.policy.backups.retain,
+      },
+    );
+    this.account(result, reason, started);
+    // The rollback also undid changes that did not need the failed restart (sysctls, modes): the next
+    // reconcile puts those back at once instead of at the next resync.
+    if (await this.disruption.rememberRollbacks(result, this.deps.now())) this.trigger('event');
+    await this.disruption.settle(result);
+    const fixed = new Set(result.ok ? result.changes.filter((entry) => entry.result === 'applied').flatMap((entry) => entry.change.rules) : []);
+    return { fixed, waiting: waitingRules.size > 0 };
   }
 
-  private restartTooSoon(service: string, now: number): boolean {
-    const last = this.lastRestart.get(service);
-    return last !== undefined && now - last < this.options.restartIntervalMs;
+  /** The health gate for this node: endpoint, new kubelet process with the flags on disk, cluster view. */
+  private gate(node: InspectedNode): RestartGate {
+    return restartGate({
+      http: this.deps.health,
+      fs: this.deps.fs,
+      kubeletService: node.ctx.kubelet.service,
+      kubeletVisible: node.obs.kubeletProcess !== null,
+      kubeletView: async () =>
+        (
+          await inspectNode(
+            this.deps.fs,
+            this.deps.runner,
+            this.deps.plugins,
+            { ...this.options.input, kubeletVersion: this.kubeletVersion },
+            this.policy,
+          )
+        ).ctx.kubelet,
+      node: this.deps.cluster?.nodeHealth ?? null,
+      intervalMs: this.options.gateIntervalMs,
+    });
   }
 
   /** Counts what an apply did; later corrections are drift, and feed the flap guard. */
   private account(result: ApplyResult, reason: ReconcileReason, now: number): void {
     const { metrics, logger } = this.deps;
+    this.reporter.applied(result, reason !== 'startup');
     for (const entry of result.changes) {
       for (const rule of entry.change.rules) metrics.remediations.inc({ rule, result: entry.result });
-      if (entry.result !== 'applied') continue;
-      if (reason !== 'startup') {
-        for (const rule of entry.change.rules) metrics.driftCorrections.inc({ rule });
-        const backoff = this.flap.record(entry.change.path, entry.change.rules, now);
-        if (backoff !== null)
-          logger.warn('another writer keeps reverting a file, backing off', {
-            path: entry.change.path,
-            rules: entry.change.rules,
-            backoffSeconds: backoff / 1000,
-          });
-      }
+      if (entry.result !== 'applied' || reason === 'startup') continue;
+      for (const rule of entry.change.rules) metrics.driftCorrections.inc({ rule });
+      const backoff = this.flap.record(entry.change.path, entry.change.rules, now);
+      if (backoff !== null)
+        logger.warn('another writer keeps reverting a file, backing off', {
+          path: entry.change.path,
+          rules: entry.change.rules,
+          backoffSeconds: backoff / 1000,
+        });
     }
-    for (const restart of result.restarts) {
-      if (restart.result === 'pending') {
-        // Restarts the loop must not do now (--no-restart or too soon) stay pending until they can.
-        if (!this.pendingRestarts.has(restart.service))
-          logger.warn('service restart pending', { service: restart.service, noRestart: this.options.noRestart });
-        this.pendingRestarts.add(restart.service);
-        continue;
-      }
-      this.lastRestart.set(restart.service, now);
-      this.pendingRestarts.delete(restart.service);
-      metrics.serviceRestarts.inc({ service: restart.service, result: restart.result });
-      if (restart.result === 'rolled-back' || restart.result === 'failed') metrics.rollbacks.inc({ service: restart.service });
-    }
+    this.restarts.recordApply(result.restarts, now, metrics);
   }
 
-  /** A restart deferred by the rate limit is done once it is allowed (never with --no-restart). */
-  private async restartPending(now: number): Promise<void> {
-    if (this.options.noRestart) return;
-    for (const service of [...this.pendingRestarts]) {
-      if (this.restartTooSoon(service, now)) continue;
-      this.pendingRestarts.delete(service);
-      this.lastRestart.set(service, now);
-      try {
-        await this.deps.services.restart(service);
-        const healthy = await this.deps.health(service).waitHealthy(this.policy.restarts.healthTimeoutSeconds * 1000);
-        this.deps.metrics.serviceRestarts.inc({ service, result: healthy ? 'restarted' : 'unhealthy' });
-        if (!healthy) this.deps.logger.error('service unhealthy after a deferred restart', { service });
-      } catch (error) {
-        this.deps.metrics.serviceRestarts.inc({ service, result: 'failed' });
-        this.deps.logger.error('deferred restart failed', { service, error: error instanceof Error ? error.message : String(error) });
+  /**
+   * A restart deferred by the rate limit is done once it is allowed (never with --no-restart), under a
+   * restart slot like any other disruption.
+   */
+  private async restartPending(now: number, gate: RestartGate): Promise<void> {
+    for (const service of this.restarts.due(now)) {
+      const wait = await this.disruption.admit(
+        { changes: [], blocked: [], restarts: [{ service, disruption: 'restart', reason: 'pending', rules: [service] }] },
+        true,
+      );
+      if (wait.size > 0) {
+        this.disruption.waitForSlot(() => this.trigger('event'));
+        continue;
       }
+      this.restarts.restarted(service, now);
+      const problem = await restartAndWait({ services: this.deps.services, health: gate }, service, this.policy.restarts.healthTimeoutSeconds * 1000);
+      this.deps.metrics.serviceRestarts.inc({ service, result: problem === null ? 'restarted' : 'unhealthy' });
+      if (problem !== null) {
+        this.deps.logger.error('service unhealthy after a deferred restart', { service, reason: problem });
+        this.reporter.applied(
+          {
+            backupId: null,
+            changes: [],
+            blocked: [],
+            ok: false,
+            unhealthy: [service],
+            restarts: [{ service, reason: 'pending', rules: [], result: 'failed', error: problem }],
+          },
+          true,
+        );
+      }
+      await this.disruption.settle({ unhealthy: problem === null ? [] : [service] });
     }
   }
 }

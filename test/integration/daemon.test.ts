@@ -7,10 +7,13 @@ import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
 import { ExecaCommandRunner } from '../../agent/host/commands.js';
 import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
+import type { HealthProbe } from '../../agent/host/health.js';
+import type { ServiceManager } from '../../agent/host/service-manager.js';
 import { silentLogger } from '../../agent/telemetry/logger.js';
 import { AgentMetrics } from '../../agent/telemetry/metrics.js';
 import { FakeHealthProbe } from '../fakes/fake-health.js';
 import { FakeServiceManager } from '../fakes/fake-service-manager.js';
+import { StandInKubelet } from '../fakes/stand-in-kubelet.js';
 import { cleanupTempDirs, copyFixture, fixturePath, read, tempDir } from '../helpers/host.js';
 import { E2E_REQUIRED, staticPluginMissing, TEST_PLUGIN_DIR } from '../helpers/prerequisites.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -22,11 +25,20 @@ function workerWithCni(): string {
   return root;
 }
 
-async function startDaemon(root: string, options: { policyFile?: string | null; pollMs?: number; noRestart?: boolean } = {}) {
+async function startDaemon(
+  root: string,
+  options: {
+    policyFile?: string | null;
+    pollMs?: number;
+    noRestart?: boolean;
+    services?: ServiceManager & { readonly restarts: string[] };
+    health?: HealthProbe;
+  } = {},
+) {
   const fs = new HostFs(await HostRoot.open(root));
   const runner = new ExecaCommandRunner();
   const metrics = new AgentMetrics('test');
-  const services = new FakeServiceManager();
+  const services = options.services ?? new FakeServiceManager();
   const daemon = new Daemon(
     {
       policyFile: options.policyFile ?? null,
@@ -35,16 +47,19 @@ async function startDaemon(root: string, options: { policyFile?: string | null; 
       debounceMs: 20,
       pollMs: options.pollMs ?? 100,
       restartIntervalMs: 300_000,
+      slotRetryMs: 10_000,
+      gateIntervalMs: 50,
     },
     {
       fs,
       runner,
       plugins: new ExecPluginProber(fs, runner, TEST_PLUGIN_DIR),
       services,
-      health: () => new FakeHealthProbe([true]),
+      health: () => options.health ?? new FakeHealthProbe([true]),
       metrics,
       logger: silentLogger(),
       now: () => Date.now(),
+      cluster: null,
     },
   );
   await daemon.start();
@@ -256,13 +271,10 @@ describe('daemon: restarts decided from the running kubelet', function () {
 
   it('restarts a kubelet that started before its hardened settings were written, once', async () => {
     const root = workerWithCni();
-    // A running kubelet that started at boot (btime 1000 s, starttime 0 ticks): before any file change.
-    writeFileSync(path.join(root, 'proc/stat'), 'cpu  1 2 3 4\nbtime 1000\n');
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(path.join(root, 'proc/777'), { recursive: true });
-    writeFileSync(path.join(root, 'proc/777/cmdline'), '/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0');
-    writeFileSync(path.join(root, 'proc/777/stat'), '777 (kubelet) S 1 777 777 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 1000 100 1\n');
-    const { daemon, services } = await startDaemon(root, { noRestart: false });
+    // A kubelet running since boot, from before any file change; restarts write a new process entry.
+    const kubelet = new StandInKubelet(root);
+    const { daemon } = await startDaemon(root, { noRestart: false, services: kubelet, health: kubelet.healthProbe() });
+    const services = kubelet;
     try {
       await sleep(400); // several polls: the pending restart must not repeat within the rate limit
       await daemon.settled();

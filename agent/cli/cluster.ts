@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { ConflictError, type ClusterApi } from '../cluster/api.js';
+import { clusterApi, loadKubeConfig, type ClusterCredentials } from '../cluster/client.js';
+import { DEFAULT_EVENT_LIMITS, EventRecorder } from '../cluster/events.js';
+import { nodeHealthCheck } from '../cluster/node-health.js';
+import { NodeAnnotator } from '../cluster/node-status.js';
+import { LeaseSemaphore } from '../cluster/semaphore.js';
+import type { Policy } from '../core/policy.js';
+import type { DaemonCluster } from '../daemon/daemon.js';
+import type { Logger } from '../telemetry/logger.js';
+import { InputError } from './common.js';
+
+/**
+ * Wiring of the daemon's cluster features (imported lazily by `run`: no other command loads the
+ * Kubernetes client).
+ */
+
+/** The service account's namespace file in a pod. */
+const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** How often an unchanged node state refreshes `kube-harden.io/last-reconcile`. */
+export const ANNOTATION_HEARTBEAT_MS = 300_000;
+
+export interface ClusterWiring {
+  readonly credentials: ClusterCredentials;
+  /** Namespace of the restart slot Leases (the agent's own). */
+  readonly namespace: string;
+  readonly nodeName: string;
+  /** The policy in force (maxConcurrent and the lease duration follow policy reloads). */
+  readonly policy: () => Policy;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+/** The agent's namespace: --namespace, $POD_NAMESPACE, the service account's, else kube-harden. */
+export function agentNamespace(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
+  if (flag) return flag;
+  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
+  try {
+    return readFileSync(POD_NAMESPACE_FILE, 'utf8').trim() || 'kube-harden';
+  } catch {
+    return 'kube-harden';
+  }
+}
+
+/** Builds the client and the daemon's cluster features. A kubeconfig that cannot be loaded is the user's error. */
+export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: DaemonCluster; api: ClusterApi }> {
+  let api: ClusterApi;
+  try {
+    api = clusterApi(loadKubeConfig(wiring.credentials));
+  } catch (error) {
+    const source = wiring.credentials.kind === 'kubeconfig' ? `--kubeconfig ${wiring.credentials.path}` : 'the in-cluster service account';
+    throw new InputError(`cannot load cluster credentials from ${source}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const { nodeName, logger } = wiring;
+  // The Node's uid makes Events point at this Node incarnation; without it they still name the Node.
+  const uid = await api.nodes.get(nodeName).then(
+    (node) => node.uid,
+    (error: unknown) => {
+      logger.warn('cannot read this Node; cluster features retry on use', {
+        node: nodeName,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return null;
+    },
+  );
+  const semaphore = new LeaseSemaphore(api.leases, {
+    namespace: wiring.namespace,
+    holder: nodeName,
+    slots: () => wiring.policy().restarts.maxConcurrent,
+    leaseDurationSeconds: () => wiring.policy().restarts.leaseDurationSeconds,
+    now: wiring.now,
+  });
+  const events = new EventRecorder(api.events, {
+    namespace: 'default',
+    node: { name: nodeName, uid },
+    ...DEFAULT_EVENT_LIMITS,
+    now: wiring.now,
+    onError: (error) =>
+      logger.warn('event not recorded', {
+        error: error instanceof ConflictError ? 'conflict' : error instanceof Error ? error.message : String(error),
+      }),
+  });
+  return {
+    api,
+    cluster: {
+      semaphore,
+      events,
+      annotator: new NodeAnnotator(api.nodes, nodeName, ANNOTATION_HEARTBEAT_MS),
+      nodeHealth: (sinceMs) => nodeHealthCheck(api.nodes, api.leases, nodeName, sinceMs),
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { ApplyResult } from '../apply/executor.js';
+import type { EventRecorder, NodeEvent } from '../cluster/events.js';
+import type { NodeAnnotator, NodeState } from '../cluster/node-status.js';
+import type { BlockedRule } from '../core/plan.js';
+import type { Logger } from '../telemetry/logger.js';
+
+/** The cluster half of reporting: Events on the Node and its annotations. */
+export interface ClusterReporting {
+  readonly annotator: NodeAnnotator;
+  readonly events: EventRecorder;
+}
+
+function list(rules: Iterable<string>): string {
+  return [...new Set(rules)].sort().join(', ');
+}
+
+/**
+ * The Events an apply deserves (pure): one for what was fixed (a remediation at start-up, a drift
+ * correction later), one per rolled-back service with the health gate's reason. Messages carry rule IDs
+ * and paths, never file contents, and no counts or times, so repeats aggregate.
+ */
+export function applyEvents(result: ApplyResult, drift: boolean): NodeEvent[] {
+  const events: NodeEvent[] = [];
+  const applied = result.changes.filter((entry) => entry.result === 'applied');
+  if (applied.length > 0) {
+    const rules = list(applied.flatMap((entry) => entry.change.rules));
+    const paths = list(applied.map((entry) => entry.change.path));
+    events.push(
+      drift
+        ? { type: 'Normal', reason: 'DriftCorrected', message: `Corrected drift of ${rules} in ${paths}` }
+        : { type: 'Normal', reason: 'Remediated', message: `Applied ${rules} to ${paths}` },
+    );
+  }
+  for (const restart of result.restarts.filter((entry) => entry.result === 'failed' || entry.result === 'rolled-back')) {
+    const failedChange = result.changes.find((entry) => entry.result === 'rolled-back' && entry.error);
+    const why = restart.error ?? failedChange?.error ?? 'the health gate failed';
+    events.push({ type: 'Warning', reason: 'RolledBack', message: `Rolled back ${list(restart.rules)}: ${why}` });
+  }
+  for (const entry of result.changes.filter((change) => change.result === 'failed'))
+    events.push({
+      type: 'Warning',
+      reason: 'ChangeFailed',
+      message: `Could not change ${entry.change.path} for ${list(entry.change.rules)}: ${entry.error ?? ''}`,
+    });
+  return events;
+}
+
+/**
+ * Reports to the cluster when the daemon has credentials, and does nothing otherwise. Blocked changes
+ * are reported when the set of (rule, reason) pairs changes, not on every reconcile. API errors are
+ * logged, never thrown: reporting must not stop the node's own reconcile.
+ */
+export class NodeReporter {
+  private lastBlocked = '';
+
+  constructor(
+    private readonly cluster: ClusterReporting | null,
+    private readonly logger: Logger,
+  ) {}
+
+  applied(result: ApplyResult, drift: boolean): void {
+    for (const event of applyEvents(result, drift)) this.cluster?.events.record(event);
+  }
+
+  /** Rules held for reasons other than waiting for a slot: each new (rule, reason) set is an Event. */
+  blocked(blocked: readonly BlockedRule[], ignore: (reason: string) => boolean): void {
+    const shown = blocked.filter((entry) => !ignore(entry.reason));
+    const key = shown.map((entry) => `${entry.id}=${entry.reason}`).join('\n');
+    if (key === this.lastBlocked) return;
+    this.lastBlocked = key;
+    for (const entry of shown)
+      this.cluster?.events.record({ type: 'Warning', reason: 'ChangeBlocked', message: `${entry.id} not remediated: ${entry.reason}` });
+  }
+
+  async state(state: NodeState, nowMs: number): Promise<void> {
+    if (!this.cluster) return;
+    try {
+      if (await this.cluster.annotator.report(state, nowMs)) this.logger.info('node state annotated', { state });
+    } catch (error) {
+      this.logger.warn('node annotation failed', { state, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.cluster?.events.flush();
+  }
+}

@@ -1,0 +1,97 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { connectCluster } from '../../agent/cli/cluster.js';
+import { Daemon } from '../../agent/daemon/daemon.js';
+import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
+import { HostFs } from '../../agent/host/host-fs.js';
+import { HostRoot } from '../../agent/host/host-root.js';
+import { silentLogger } from '../../agent/telemetry/logger.js';
+import { AgentMetrics } from '../../agent/telemetry/metrics.js';
+import type { FakeApiServer } from '../fakes/fake-api-server.js';
+import { FakeCommandRunner } from '../fakes/fake-command-runner.js';
+import { StandInKubelet, type StandInOptions } from '../fakes/stand-in-kubelet.js';
+import { copyFixture, tempDir } from './host.js';
+
+/** One simulated node: its host root, its stand-in kubelet and its agent (a Daemon wired to the cluster). */
+export interface SimulatedNode {
+  readonly name: string;
+  readonly root: string;
+  readonly kubelet: StandInKubelet;
+  readonly daemon: Daemon;
+  readonly metrics: AgentMetrics;
+}
+
+export interface FleetPolicy {
+  readonly maxConcurrent: number;
+  readonly healthTimeoutSeconds: number;
+  readonly leaseDurationSeconds: number;
+}
+
+/** Writes a HardeningPolicy file with the fleet settings (everything else default). */
+export function writeFleetPolicy(policy: FleetPolicy): string {
+  const file = path.join(tempDir('kh-policy-'), 'policy.yaml');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: kube-harden.io/v1alpha1',
+      'kind: HardeningPolicy',
+      'mode: enforce',
+      `restarts: { maxConcurrent: ${policy.maxConcurrent}, healthTimeoutSeconds: ${policy.healthTimeoutSeconds}, leaseDurationSeconds: ${policy.leaseDurationSeconds} }`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/**
+ * A kubeadm worker whose agent talks to the fake API server through the real client and the real
+ * wiring of `kube-harden run` (connectCluster with a kubeconfig). Not started.
+ */
+export async function simulatedNode(
+  server: FakeApiServer,
+  name: string,
+  policyFile: string,
+  kubelet: Omit<StandInOptions, 'api'> = {},
+): Promise<SimulatedNode> {
+  const root = copyFixture('kubeadm-worker');
+  server.putNode(name, 'True');
+  server.renewNodeLease(name, Date.now() - 60_000);
+  const standIn = new StandInKubelet(root, { ...kubelet, api: { server, node: name } });
+  const fs = new HostFs(await HostRoot.open(root));
+  const runner = new FakeCommandRunner();
+  const metrics = new AgentMetrics('test');
+  const logger = silentLogger();
+  let daemon: Daemon | null = null;
+  const { cluster } = await connectCluster({
+    credentials: { kind: 'kubeconfig', path: await server.kubeconfig() },
+    namespace: 'kube-harden',
+    nodeName: name,
+    policy: () => daemon!.policyInForce,
+    logger,
+    now: () => Date.now(),
+  });
+  daemon = new Daemon(
+    {
+      policyFile,
+      input: { nodeName: name, nodeIp: '10.0.0.10', nodeIpSource: 'operator', kubeletVersion: 'v1.31.4', pluginDir: '/nonexistent' },
+      noRestart: false,
+      debounceMs: 20,
+      pollMs: 60_000,
+      restartIntervalMs: 0,
+      slotRetryMs: 100,
+      gateIntervalMs: 20,
+    },
+    {
+      fs,
+      runner,
+      plugins: new ExecPluginProber(fs, runner, '/nonexistent'),
+      services: standIn,
+      health: () => standIn.healthProbe(),
+      metrics,
+      logger,
+      now: () => Date.now(),
+      cluster,
+    },
+  );
+  return { name, root, kubelet: standIn, daemon, metrics };
+}
