@@ -1,9 +1,33 @@
+import { existsSync } from 'node:fs';
 import { summarize } from '../core/finding.js';
+import type { Policy } from '../core/policy.js';
+import { auditWorkloads, type WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import { PLANNED_RULE_IDS } from '../rules/index.js';
-import { COMMON_HELP, EXIT, EXIT_HELP, commonOptions, outputFormat, parseCommand } from './common.js';
+import { COMMON_HELP, EXIT, EXIT_HELP, InputError, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
 import type { Command } from './command.js';
-import { loadNode } from './node.js';
-import { auditJson, auditJunit, auditTable, findingsOf } from './render.js';
+import { loadNode, type CliDeps } from './node.js';
+import { auditJson, auditJunit, auditTable, findingsOf, workloadTable } from './render.js';
+
+/** Lists this node's pods once and audits them (the Kubernetes client loads only here). */
+async function auditNodePods(kubeconfig: string, nodeName: string, policy: Policy, deps: CliDeps): Promise<WorkloadAudit> {
+  if (!existsSync(kubeconfig)) throw new InputError(`--kubeconfig ${kubeconfig}: no such file`);
+  const { clusterApi, loadKubeConfig } = await import('../cluster/client.js');
+  let pods;
+  try {
+    pods = await clusterApi(loadKubeConfig({ kind: 'kubeconfig', path: kubeconfig })).pods.listOnNode(nodeName);
+  } catch (error) {
+    throw new InputError(
+      `cannot list the pods of node ${nodeName} with --kubeconfig ${kubeconfig}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const self = deps.env.POD_NAMESPACE && deps.env.POD_NAME ? { namespace: deps.env.POD_NAMESPACE, name: deps.env.POD_NAME } : null;
+  return auditWorkloads(
+    pods.pods.map((record) => record.pod),
+    policy,
+    self,
+    deps.now().getTime(),
+  );
+}
 
 export const auditCommand: Command = {
   name: 'audit',
@@ -15,6 +39,10 @@ config.yaml, so the flag file is named). "unknown" means the input could not be 
 never counted as a pass. Nothing on the node is changed.
 
   --output FORMAT        table (default), json (DESIGN §3 shape) or junit
+  --kubeconfig FILE      also audit the pods on this node (--node-name) against the workload rules
+                         (privileged, host namespaces, root, capabilities, limits, runtime socket
+                         mounts, writable root filesystem, privilege escalation), with the policy's
+                         exemptions; JSON gains a "workloads" object. Needs pods list (read only)
 
 Rules not built yet (reported by no command until their issue lands):
   ${PLANNED_RULE_IDS.join(', ')}
@@ -23,15 +51,25 @@ ${COMMON_HELP}
 
 ${EXIT_HELP}`,
   async run(argv, deps) {
-    const { values } = parseCommand(argv, { output: { type: 'string' } });
+    const { values } = parseCommand(argv, { output: { type: 'string' }, kubeconfig: { type: 'string' } });
     if (values.help) {
       deps.stdout(`${this.help}\n`);
       return EXIT.ok;
     }
     const format = outputFormat(values.output, ['table', 'json', 'junit'] as const, 'table');
-    const node = await loadNode(commonOptions(values, deps.env), deps);
-    deps.stdout(format === 'json' ? auditJson(node) : format === 'junit' ? auditJunit(node) : auditTable(node));
+    const common = commonOptions(values, deps.env);
+    const node = await loadNode(common, deps);
+    const kubeconfig = values.kubeconfig as string | undefined;
+    const workloads = kubeconfig === undefined ? null : await auditNodePods(kubeconfig, common.nodeName, node.policy, deps);
+    if (workloads && format === 'junit') throw new UsageError('--kubeconfig with --output junit is not supported (use json or table)');
+    deps.stdout(
+      format === 'json'
+        ? auditJson(node, workloads)
+        : format === 'junit'
+          ? auditJunit(node)
+          : auditTable(node) + (workloads ? workloadTable(workloads) : ''),
+    );
     const summary = summarize(findingsOf(node));
-    return summary.fail + summary.unknown > 0 ? EXIT.findings : EXIT.ok;
+    return summary.fail + summary.unknown + (workloads?.violations.length ?? 0) > 0 ? EXIT.findings : EXIT.ok;
   },
 };

@@ -7,6 +7,9 @@ import { NodeAnnotator } from '../cluster/node-status.js';
 import { LeaseSemaphore } from '../cluster/semaphore.js';
 import type { Policy } from '../core/policy.js';
 import type { DaemonCluster } from '../daemon/daemon.js';
+import { WorkloadAuditor } from '../daemon/workload-audit.js';
+import type { SelfPod } from '../rules/workloads/pod-rules.js';
+import type { AgentMetrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import { InputError } from './common.js';
 
@@ -30,6 +33,11 @@ export interface ClusterWiring {
   readonly policy: () => Policy;
   readonly logger: Logger;
   readonly now: () => number;
+  readonly metrics: AgentMetrics;
+  /** The agent's own pod ($POD_NAMESPACE/$POD_NAME from the downward API): exempt from the workload audit. */
+  readonly self: SelfPod | null;
+  /** Debounce of pod changes before a workload audit. */
+  readonly workloadDebounceMs: number;
 }
 
 /** The agent's namespace: --namespace, $POD_NAMESPACE, the service account's, else kube-harden. */
@@ -81,11 +89,18 @@ export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: 
         error: error instanceof ConflictError ? 'conflict' : error instanceof Error ? error.message : String(error),
       }),
   });
+  const workloads = new WorkloadAuditor(
+    nodeName,
+    wiring.self,
+    { pods: api.pods, events, metrics: wiring.metrics, logger, policy: wiring.policy, now: wiring.now },
+    wiring.workloadDebounceMs,
+  );
   return {
     api,
     cluster: {
       semaphore,
       events,
+      workloads,
       annotator: new NodeAnnotator(api.nodes, nodeName, ANNOTATION_HEARTBEAT_MS),
       nodeHealth: (sinceMs) => nodeHealthCheck(api.nodes, api.leases, nodeName, sinceMs),
     },

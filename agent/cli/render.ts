@@ -2,6 +2,7 @@ import { summarize, type Finding } from '../core/finding.js';
 import type { Plan, PlannedChange } from '../core/plan.js';
 import { unifiedDiff } from '../formats/diff.js';
 import type { ApplyResult } from '../apply/executor.js';
+import type { WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import type { LoadedNode } from './node.js';
 
 /** The `node` object of the audit JSON. */
@@ -26,9 +27,24 @@ export function findingsOf(node: LoadedNode): Finding[] {
   return node.evaluated.map((rule) => rule.evaluation.finding);
 }
 
-export function auditJson(node: LoadedNode): string {
+/** Audit JSON (DESIGN §3); `workloads` is present when the audit had cluster access (--kubeconfig). */
+export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = null): string {
   const results = findingsOf(node);
-  return `${JSON.stringify({ node: nodeInfo(node), results, summary: summarize(results) }, null, 2)}\n`;
+  return `${JSON.stringify({ node: nodeInfo(node), results, summary: summarize(results), ...(workloads ? { workloads } : {}) }, null, 2)}\n`;
+}
+
+/** The workload section of the table output. */
+export function workloadTable(audit: WorkloadAudit): string {
+  const lines = ['', `Workloads: ${audit.pods} pod(s) on this node, ${audit.violations.length} violation(s), ${audit.exempted.length} exempted`];
+  for (const violation of audit.violations)
+    lines.push(
+      `${'FAIL'.padEnd(8)}${violation.rule.padEnd(42)}${violation.namespace}/${violation.pod}${violation.container ? ` [${violation.container}]` : ''}: ${violation.message}`,
+    );
+  for (const entry of audit.exempted)
+    lines.push(
+      `${'EXEMPT'.padEnd(8)}${entry.rule.padEnd(42)}${entry.namespace}/${entry.pod}: ${entry.reason}${entry.expires ? ` (until ${entry.expires})` : ''}`,
+    );
+  return `${lines.join('\n')}\n`;
 }
 
 function truncate(text: string, width: number): string {

@@ -99,6 +99,9 @@ ${COMMON_HELP}`,
         policy: () => daemon!.policyInForce,
         logger,
         now,
+        metrics,
+        self: deps.env.POD_NAMESPACE && deps.env.POD_NAME ? { namespace: deps.env.POD_NAMESPACE, name: deps.env.POD_NAME } : null,
+        workloadDebounceMs: 1000,
       }));
       logger.info('cluster features on', { node: common.nodeName, namespace, credentials: kubeconfig ?? 'in-cluster' });
     } else logger.warn('no cluster credentials: host-level features only, restarts are not coordinated across nodes', { node: common.nodeName });

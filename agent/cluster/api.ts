@@ -3,6 +3,7 @@
  * types. The real implementation (client.ts) wraps @kubernetes/client-node; tests pass the same
  * implementation pointed at a fake API server, or a hand-written fake of this interface.
  */
+import type { PodLike } from '../rules/workloads/pod-view.js';
 
 /** A coordination.k8s.io/v1 Lease, reduced to the fields the agent reads and writes. */
 export interface LeaseRecord {
@@ -25,6 +26,27 @@ export interface NodeRecord {
   /** status.conditions[type=Ready].status: "True", "False", "Unknown", or null when absent. */
   readonly ready: string | null;
   readonly kubeletVersion: string | null;
+  /** status.addresses of type InternalIP (v4 and v6). */
+  readonly internalIPs: readonly string[];
+}
+
+/** A Pod as the agent sees it: the fields the workload rules read, plus when it was created and whether it is Ready. */
+export interface PodRecord {
+  readonly pod: PodLike;
+  readonly uid: string | null;
+  readonly resourceVersion: string | null;
+  readonly createdMs: number | null;
+  /** status.conditions[type=Ready] is True. */
+  readonly ready: boolean;
+}
+
+/** A ConfigMap's data and the metadata the agent coordinates with. */
+export interface ConfigMapRecord {
+  readonly name: string;
+  readonly namespace: string;
+  readonly resourceVersion: string | null;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly data: Readonly<Record<string, string>>;
 }
 
 /** A core/v1 Event about an object (the agent reports on its Node). */
@@ -37,8 +59,16 @@ export interface EventRecord {
   readonly count: number;
   readonly firstTimestampMs: number;
   readonly lastTimestampMs: number;
-  readonly involvedObject: { readonly kind: string; readonly name: string; readonly uid: string | null; readonly namespace?: string };
+  readonly involvedObject: InvolvedObject;
   readonly source: { readonly component: string; readonly host: string };
+}
+
+/** What an Event is about: the Node (cluster-scoped) or a Pod or ConfigMap in its namespace. */
+export interface InvolvedObject {
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string | null;
+  readonly namespace?: string;
 }
 
 /** A write lost an optimistic-concurrency race (HTTP 409), or a create found the object existing. */
@@ -62,6 +92,7 @@ export interface LeaseApi {
 
 export interface NodeApi {
   get(name: string): Promise<NodeRecord>;
+  list(): Promise<NodeRecord[]>;
   /** Merge-patches metadata.annotations (a null value removes the key). */
   patchAnnotations(name: string, annotations: Readonly<Record<string, string | null>>): Promise<void>;
 }
@@ -72,9 +103,39 @@ export interface EventApi {
   patchCount(namespace: string, name: string, count: number, lastTimestampMs: number): Promise<void>;
 }
 
+/** A change seen by a pod watch. */
+export type PodEvent = { readonly type: 'ADDED' | 'MODIFIED' | 'DELETED'; readonly pod: PodRecord };
+
+export interface PodApi {
+  /** Pods bound to a node (fieldSelector spec.nodeName), and the list's resourceVersion to watch from. */
+  listOnNode(node: string): Promise<{ readonly pods: readonly PodRecord[]; readonly resourceVersion: string }>;
+  /**
+   * Watches the node's pods from `resourceVersion`. `onClose` runs when the watch ends (the server closes
+   * watches every few minutes; a 410 Gone means: list again). Returns a function that stops it.
+   */
+  watchOnNode(node: string, resourceVersion: string, onEvent: (event: PodEvent) => void, onClose: (error: Error | null) => void): Promise<() => void>;
+  delete(namespace: string, name: string): Promise<void>;
+}
+
+export interface ConfigMapApi {
+  get(namespace: string, name: string): Promise<ConfigMapRecord | null>;
+  /** Throws ConflictError when `resourceVersion` is stale. */
+  replace(configMap: ConfigMapRecord): Promise<ConfigMapRecord>;
+  /** Merge-patches metadata.annotations (a null value removes the key). */
+  patchAnnotations(namespace: string, name: string, annotations: Readonly<Record<string, string | null>>): Promise<void>;
+}
+
+export interface DaemonSetApi {
+  /** The container images of a DaemonSet's pod template; null when it does not exist. */
+  images(namespace: string, name: string): Promise<string[] | null>;
+}
+
 /** Everything the agent does with the API server. */
 export interface ClusterApi {
   readonly leases: LeaseApi;
   readonly nodes: NodeApi;
   readonly events: EventApi;
+  readonly pods: PodApi;
+  readonly configMaps: ConfigMapApi;
+  readonly daemonSets: DaemonSetApi;
 }

@@ -1,15 +1,20 @@
 import {
   ApiException,
+  AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
   V1MicroTime,
+  Watch,
   setHeaderOptions,
   type CoreV1Event,
+  type V1ConfigMap,
   type V1Lease,
   type V1Node,
+  type V1Pod,
 } from '@kubernetes/client-node';
+import type { PodLike } from '../rules/workloads/pod-view.js';
 import {
   ConflictError,
   NotFoundError,
@@ -20,6 +25,12 @@ import {
   type LeaseRecord,
   type NodeApi,
   type NodeRecord,
+  type ConfigMapApi,
+  type ConfigMapRecord,
+  type DaemonSetApi,
+  type PodApi,
+  type PodEvent,
+  type PodRecord,
 } from './api.js';
 
 /**
@@ -95,6 +106,39 @@ function toNodeRecord(node: V1Node): NodeRecord {
     annotations: node.metadata?.annotations ?? {},
     ready: node.status?.conditions?.find((condition) => condition.type === 'Ready')?.status ?? null,
     kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? null,
+    internalIPs: (node.status?.addresses ?? []).filter((address) => address.type === 'InternalIP').map((address) => address.address),
+  };
+}
+
+/** The API's JSON form of an object (client-node's model classes keep the JSON field names). */
+function plain<T>(value: unknown): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function toPodRecord(pod: V1Pod): PodRecord {
+  const json = plain<
+    PodLike & { metadata: { uid?: string; creationTimestamp?: string }; status?: { conditions?: { type: string; status: string }[] } }
+  >(pod);
+  return {
+    pod: {
+      ...json,
+      metadata: { ...json.metadata, name: json.metadata.name ?? '', namespace: json.metadata.namespace ?? '' },
+      spec: { ...json.spec, containers: json.spec?.containers ?? [] },
+    },
+    uid: pod.metadata?.uid ?? null,
+    resourceVersion: pod.metadata?.resourceVersion ?? null,
+    createdMs: ms(pod.metadata?.creationTimestamp),
+    ready: pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ?? false,
+  };
+}
+
+function toConfigMapRecord(configMap: V1ConfigMap): ConfigMapRecord {
+  return {
+    name: configMap.metadata?.name ?? '',
+    namespace: configMap.metadata?.namespace ?? '',
+    resourceVersion: configMap.metadata?.resourceVersion ?? null,
+    annotations: configMap.metadata?.annotations ?? {},
+    data: configMap.data ?? {},
   };
 }
 
@@ -138,6 +182,14 @@ class ClientNodes implements NodeApi {
       return toNodeRecord(await this.api.readNode({ name }));
     } catch (error) {
       throw translate(error, `node ${name}`);
+    }
+  }
+
+  async list(): Promise<NodeRecord[]> {
+    try {
+      return (await this.api.listNode()).items.map(toNodeRecord);
+    } catch (error) {
+      throw translate(error, 'nodes');
     }
   }
 
@@ -194,6 +246,108 @@ class ClientEvents implements EventApi {
   }
 }
 
+class ClientPods implements PodApi {
+  constructor(
+    private readonly api: CoreV1Api,
+    private readonly watcher: Watch,
+  ) {}
+
+  async listOnNode(node: string): Promise<{ pods: PodRecord[]; resourceVersion: string }> {
+    try {
+      const list = await this.api.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
+      return { pods: list.items.map(toPodRecord), resourceVersion: list.metadata?.resourceVersion ?? '' };
+    } catch (error) {
+      throw translate(error, `pods on node ${node}`);
+    }
+  }
+
+  async watchOnNode(
+    node: string,
+    resourceVersion: string,
+    onEvent: (event: PodEvent) => void,
+    onClose: (error: Error | null) => void,
+  ): Promise<() => void> {
+    const controller = await this.watcher.watch(
+      '/api/v1/pods',
+      { fieldSelector: `spec.nodeName=${node}`, resourceVersion, allowWatchBookmarks: true },
+      (type, object: V1Pod) => {
+        if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') onEvent({ type, pod: toPodRecord(object) });
+        // A watch ERROR (e.g. 410 Gone: the resourceVersion is too old) ends the watch; the caller lists again.
+        if (type === 'ERROR') onClose(new Error(`pod watch error: ${(object as { message?: string }).message ?? 'unknown'}`));
+      },
+      (error: unknown) => onClose(error ? (error instanceof Error ? error : new Error(String(error))) : null),
+    );
+    return () => controller.abort();
+  }
+
+  async delete(namespace: string, name: string): Promise<void> {
+    try {
+      await this.api.deleteNamespacedPod({ name, namespace });
+    } catch (error) {
+      throw translate(error, `pod ${namespace}/${name}`);
+    }
+  }
+}
+
+class ClientConfigMaps implements ConfigMapApi {
+  constructor(private readonly api: CoreV1Api) {}
+
+  async get(namespace: string, name: string): Promise<ConfigMapRecord | null> {
+    try {
+      return toConfigMapRecord(await this.api.readNamespacedConfigMap({ name, namespace }));
+    } catch (error) {
+      const translated = translate(error, `configmap ${namespace}/${name}`);
+      if (translated instanceof NotFoundError) return null;
+      throw translated;
+    }
+  }
+
+  async replace(record: ConfigMapRecord): Promise<ConfigMapRecord> {
+    const body: V1ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: record.name,
+        namespace: record.namespace,
+        annotations: { ...record.annotations },
+        ...(record.resourceVersion ? { resourceVersion: record.resourceVersion } : {}),
+      },
+      data: { ...record.data },
+    };
+    try {
+      return toConfigMapRecord(await this.api.replaceNamespacedConfigMap({ name: record.name, namespace: record.namespace, body }));
+    } catch (error) {
+      throw translate(error, `configmap ${record.namespace}/${record.name}`);
+    }
+  }
+
+  async patchAnnotations(namespace: string, name: string, annotations: Readonly<Record<string, string | null>>): Promise<void> {
+    try {
+      await this.api.patchNamespacedConfigMap(
+        { name, namespace, body: { metadata: { annotations } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (error) {
+      throw translate(error, `configmap ${namespace}/${name}`);
+    }
+  }
+}
+
+class ClientDaemonSets implements DaemonSetApi {
+  constructor(private readonly api: AppsV1Api) {}
+
+  async images(namespace: string, name: string): Promise<string[] | null> {
+    try {
+      const daemonSet = await this.api.readNamespacedDaemonSet({ name, namespace });
+      return (daemonSet.spec?.template.spec?.containers ?? []).map((container) => container.image ?? '');
+    } catch (error) {
+      const translated = translate(error, `daemonset ${namespace}/${name}`);
+      if (translated instanceof NotFoundError) return null;
+      throw translated;
+    }
+  }
+}
+
 /** Builds the KubeConfig: the pod's service account, or a kubeconfig file (`--kubeconfig`, tests). */
 export function loadKubeConfig(credentials: ClusterCredentials): KubeConfig {
   const config = new KubeConfig();
@@ -209,5 +363,8 @@ export function clusterApi(config: KubeConfig): ClusterApi {
     leases: new ClientLeases(config.makeApiClient(CoordinationV1Api)),
     nodes: new ClientNodes(core),
     events: new ClientEvents(core),
+    pods: new ClientPods(core, new Watch(config)),
+    configMaps: new ClientConfigMaps(core),
+    daemonSets: new ClientDaemonSets(config.makeApiClient(AppsV1Api)),
   };
 }

@@ -1,4 +1,4 @@
-import type { EventApi } from './api.js';
+import type { EventApi, InvolvedObject } from './api.js';
 
 /** One thing worth telling the operator about, on the Node. */
 export interface NodeEvent {
@@ -27,6 +27,7 @@ export interface EventRecorderOptions {
 export const DEFAULT_EVENT_LIMITS = { burst: 10, refillMs: 60_000, aggregateWindowMs: 600_000, patchIntervalMs: 30_000 } as const;
 
 interface Series {
+  readonly namespace: string;
   readonly name: string;
   readonly firstMs: number;
   lastMs: number;
@@ -57,9 +58,12 @@ export class EventRecorder {
     this.refilledAt = options.now();
   }
 
-  record(event: NodeEvent): void {
+  /** Records an event about the Node, or about `about` (a Pod, a ConfigMap: the Event goes in its namespace). */
+  record(event: NodeEvent, about?: InvolvedObject): void {
     const now = this.options.now();
-    const key = `${event.type}|${event.reason}|${event.message}`;
+    const target: InvolvedObject = about ?? { kind: 'Node', name: this.options.node.name, uid: this.options.node.uid };
+    const namespace = target.namespace ?? this.options.namespace;
+    const key = `${target.kind}|${namespace}|${target.name}|${event.type}|${event.reason}|${event.message}`;
     const existing = this.series.get(key);
     if (existing && now - existing.firstMs < this.options.aggregateWindowMs) {
       existing.count += 1;
@@ -74,7 +78,8 @@ export class EventRecorder {
     }
     // Named as client-go names them: <object>.<hex nanoseconds>, unique per series.
     const series: Series = {
-      name: `${this.options.node.name}.${(BigInt(now) * 1_000_000n).toString(16)}${this.series.size.toString(16)}`,
+      namespace,
+      name: `${target.name}.${(BigInt(now) * 1_000_000n).toString(16)}${this.series.size.toString(16)}`,
       firstMs: now,
       lastMs: now,
       count: 1,
@@ -86,14 +91,14 @@ export class EventRecorder {
     this.enqueue(() =>
       this.api.create({
         name: series.name,
-        namespace: this.options.namespace,
+        namespace,
         type: event.type,
         reason: event.reason,
         message: event.message,
         count: 1,
         firstTimestampMs: now,
         lastTimestampMs: now,
-        involvedObject: { kind: 'Node', name: this.options.node.name, uid: this.options.node.uid },
+        involvedObject: target,
         source: { component: 'kube-harden', host: this.options.node.name },
       }),
     );
@@ -110,7 +115,7 @@ export class EventRecorder {
   private async patch(series: Series): Promise<void> {
     if (series.count === series.sentCount) return;
     const count = series.count;
-    await this.api.patchCount(this.options.namespace, series.name, count, series.lastMs);
+    await this.api.patchCount(series.namespace, series.name, count, series.lastMs);
     series.sentCount = count;
     series.lastSentMs = this.options.now();
   }

@@ -10,11 +10,16 @@ export interface RuleSetting {
   readonly value: unknown;
 }
 
-/** A time-boxed exception for workload rules (DESIGN §6). */
+/**
+ * A time-boxed exception for a workload rule (DESIGN §6): pods in one of `namespaces` (any namespace
+ * when empty) whose labels include every pair of `labels`. At least one of the two is required.
+ */
 export interface Exemption {
   readonly rule: string;
   readonly namespaces: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
   readonly reason: string;
+  /** YYYY-MM-DD: the exemption ends at the start of that day (UTC). */
   readonly expires: string | null;
 }
 
@@ -211,6 +216,8 @@ function parseExemptions(raw: unknown, specs: ReadonlyMap<string, RuleValueSpec>
     }
     const rule = item.rule;
     if (typeof rule !== 'string' || !specs.has(rule)) errors.push(`${where}.rule: must name a known rule ID`);
+    else if (!rule.startsWith('workload.'))
+      errors.push(`${where}.rule: exemptions apply to workload rules only (turn a node rule off with enabled: false)`);
     if (typeof item.reason !== 'string' || item.reason.trim() === '') errors.push(`${where}.reason: required`);
     const namespaces = item.namespaces ?? [];
     if (!Array.isArray(namespaces) || !namespaces.every((ns) => typeof ns === 'string'))
@@ -218,8 +225,13 @@ function parseExemptions(raw: unknown, specs: ReadonlyMap<string, RuleValueSpec>
     // YAML turns an unquoted 2027-01-01 into a string in the core schema; accept only ISO dates.
     const expires = item.expires === undefined || item.expires === null ? null : String(item.expires);
     if (expires !== null && !/^\d{4}-\d{2}-\d{2}$/.test(expires)) errors.push(`${where}.expires: must be a date YYYY-MM-DD`);
-    if (typeof rule === 'string' && typeof item.reason === 'string' && Array.isArray(namespaces))
-      exemptions.push({ rule, namespaces: namespaces as string[], reason: item.reason, expires });
+    const labels = item.labels ?? {};
+    const labelsOk = isRecord(labels) && Object.values(labels).every((value) => typeof value === 'string');
+    if (!labelsOk) errors.push(`${where}.labels: must be a mapping of label names to values`);
+    if (Array.isArray(namespaces) && namespaces.length === 0 && labelsOk && Object.keys(labels).length === 0)
+      errors.push(`${where}: needs namespaces or labels (to exempt every pod, set the rule's enabled: false)`);
+    if (typeof rule === 'string' && typeof item.reason === 'string' && Array.isArray(namespaces) && labelsOk)
+      exemptions.push({ rule, namespaces: namespaces as string[], labels: labels as Record<string, string>, reason: item.reason, expires });
   });
   return exemptions;
 }

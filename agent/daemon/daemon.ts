@@ -20,6 +20,7 @@ import { DEFAULT_FLAP_GUARD, FlapGuard, type FlapGuardOptions } from './flap-gua
 import { DisruptionControl, WAITING_FOR_SLOT } from './disruption.js';
 import { NodeReporter, type ClusterReporting } from './reporting.js';
 import { RestartBook } from './restart-book.js';
+import type { WorkloadAuditor } from './workload-audit.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
 
 /** Why a reconcile runs. `startup` changes are remediations; later ones count as drift corrections. */
@@ -56,6 +57,8 @@ export interface DaemonCluster extends ClusterReporting {
   readonly semaphore: LeaseSemaphore;
   /** The node's Lease renewed since a kubelet restart at `sinceMs`, and the Node Ready. */
   readonly nodeHealth: (sinceMs: number) => HealthCheck;
+  /** The workload audit of this node's pods (started after the first reconcile). */
+  readonly workloads: WorkloadAuditor | null;
 }
 
 export interface DaemonDeps {
@@ -133,6 +136,7 @@ export class Daemon {
     // Through trigger, so anything asking for a reconcile meanwhile queues behind this one.
     this.trigger('startup');
     await this.running;
+    await this.deps.cluster?.workloads?.start();
     this.timers.push(setInterval(() => this.trigger('poll'), this.options.pollMs));
     this.timers.push(setInterval(() => this.trigger('resync'), this.policy.drift.resyncSeconds * 1000));
   }
@@ -147,6 +151,7 @@ export class Daemon {
     await this.running;
     await this.watcher.close();
     await this.policyWatcher?.close();
+    this.deps.cluster?.workloads?.stop();
     await this.disruption.stop();
     await this.reporter.stop();
   }
@@ -211,7 +216,11 @@ export class Daemon {
     this.reconcileStartedAt = started;
     const end = this.deps.metrics.reconcileDuration.startTimer();
     try {
-      if (reason === 'policy' || reason === 'resync') await this.reloadPolicy();
+      if (reason === 'policy' || reason === 'resync') {
+        await this.reloadPolicy();
+        // Exemptions may have changed, or expired since the last audit.
+        this.deps.cluster?.workloads?.audit();
+      }
       if (reason === 'resync') this.kubeletVersion = this.options.input.kubeletVersion; // re-detect: the kubelet may have been upgraded
       const input = { ...this.options.input, kubeletVersion: this.kubeletVersion };
       const node = await inspectNode(this.deps.fs, this.deps.runner, this.deps.plugins, input, this.policy);

@@ -8,6 +8,7 @@ import { kernelLsm, kernelVersion } from './kernel/kernel.js';
 import { sysctlKubeletKernelDefaults } from './kernel/sysctl.js';
 import { kubeletConfigFilePermissions, kubeletServiceFilePermissions } from './kubelet/file-rules.js';
 import { KUBELET_SETTING_RULES } from './kubelet/setting-rules.js';
+import { WORKLOAD_VALUE_SPECS } from './workloads/pod-rules.js';
 
 /**
  * The rule catalogue, in evaluation and plan order. Explicit on purpose: a rule exists when it is listed
@@ -26,25 +27,17 @@ export const RULES: readonly Rule<NodeContext>[] = [
   cniBandwidthChain,
 ];
 
-/** Policy value specs of every rule (rules without a value only contribute their ID). */
-export const RULE_VALUE_SPECS: readonly RuleValueSpec[] = RULES.map((rule) => {
-  const withSpec = rule as Rule<NodeContext> & { valueSpec?: RuleValueSpec };
-  return withSpec.valueSpec ?? { id: rule.meta.id };
-});
+/** Policy value specs of every rule, node and workload (rules without a value only contribute their ID). */
+export const RULE_VALUE_SPECS: readonly RuleValueSpec[] = [
+  ...RULES.map((rule) => {
+    const withSpec = rule as Rule<NodeContext> & { valueSpec?: RuleValueSpec };
+    return withSpec.valueSpec ?? { id: rule.meta.id };
+  }),
+  ...WORKLOAD_VALUE_SPECS,
+];
 
 /**
  * DESIGN §4 rule IDs that are not built yet. The CLI says so (`kube-harden audit --help`) instead of
  * pretending they pass; each moves to RULES when its issue lands.
  */
-export const PLANNED_RULE_IDS: readonly string[] = [
-  'kube-proxy.nodeport-addresses',
-  'kube-proxy.healthz-bind-address',
-  'workload.privileged',
-  'workload.host-namespaces',
-  'workload.run-as-non-root',
-  'workload.capabilities',
-  'workload.resource-limits',
-  'workload.docker-socket',
-  'workload.read-only-root-filesystem',
-  'workload.allow-privilege-escalation',
-];
+export const PLANNED_RULE_IDS: readonly string[] = ['kube-proxy.nodeport-addresses', 'kube-proxy.healthz-bind-address'];

@@ -63,6 +63,13 @@ export class AgentMetrics {
     labelNames: ['rule'],
     registers: [this.registry],
   });
+  /** Violations of the workload seed rules by pods on this node (exempted ones not counted). */
+  readonly workloadViolations = new Gauge({
+    name: 'kube_harden_workload_violations',
+    help: 'Workload rule violations by pods on this node, per rule and namespace (exemptions applied).',
+    labelNames: ['rule', 'namespace'],
+    registers: [this.registry],
+  });
   private readonly buildInfo = new Gauge({
     name: 'kube_harden_build_info',
     help: 'kube-harden version (value always 1).',
@@ -97,6 +104,17 @@ export class AgentMetrics {
   /** Declares a rule's conflict series at 0 so dashboards see it before any fight. */
   recordConflicts(rules: readonly string[], held: ReadonlySet<string>): void {
     for (const rule of rules) this.driftConflict.set({ rule }, held.has(rule) ? 1 : 0);
+  }
+
+  /** Replaces the workload series: a namespace without violations any more drops out. */
+  recordWorkloads(violations: readonly { readonly rule: string; readonly namespace: string }[]): void {
+    this.workloadViolations.reset();
+    const counts = new Map<string, number>();
+    for (const { rule, namespace } of violations) counts.set(`${rule}\n${namespace}`, (counts.get(`${rule}\n${namespace}`) ?? 0) + 1);
+    for (const [key, count] of counts) {
+      const [rule, namespace] = key.split('\n') as [string, string];
+      this.workloadViolations.set({ rule, namespace }, count);
+    }
   }
 
   async text(): Promise<string> {

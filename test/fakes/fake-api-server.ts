@@ -16,26 +16,39 @@ export interface RecordedRequest {
   readonly status: number;
 }
 
-type Route = { kind: 'leases' | 'events' | 'nodes'; namespace: string | null; name: string | null };
+type Kind = 'leases' | 'events' | 'nodes' | 'configmaps' | 'pods' | 'daemonsets';
+type Route = { kind: Kind; namespace: string | null; name: string | null };
 
-const ROUTES: readonly [RegExp, Route['kind']][] = [
+const ROUTES: readonly [RegExp, Kind][] = [
   [/^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/, 'leases'],
   [/^\/api\/v1\/namespaces\/([^/]+)\/events(?:\/([^/]+))?$/, 'events'],
+  [/^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/]+))?$/, 'configmaps'],
+  [/^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/, 'pods'],
+  [/^\/apis\/apps\/v1\/namespaces\/([^/]+)\/daemonsets(?:\/([^/]+))?$/, 'daemonsets'],
 ];
+
+interface PodWatch {
+  readonly node: string | null;
+  readonly response: http.ServerResponse;
+}
 
 /**
  * An in-memory Kubernetes API server over HTTP on loopback, for the real @kubernetes/client-node:
- * Leases (create / get / replace with resourceVersion conflicts), Nodes (get, merge-patch) and core/v1
- * Events (create, merge-patch, list). Objects live in `objects` keyed by `kind/namespace/name`; tests
- * change node status directly and can inject failures.
+ * Leases (create / get / replace with resourceVersion conflicts), Nodes (get, list, merge-patch),
+ * core/v1 Events (create, merge-patch, list), ConfigMaps (get, replace, merge-patch), DaemonSets (get),
+ * Pods (list and watch by spec.nodeName, delete). Objects live in `objects` keyed by
+ * `kind/namespace/name`; tests change state directly, inject failures and react to deletions.
  */
 export class FakeApiServer {
   readonly objects = new Map<string, ApiObject>();
   readonly requests: RecordedRequest[] = [];
+  /** Called after an object is deleted (e.g. a DaemonSet controller recreating a pod). */
+  onDelete: ((kind: Kind, object: ApiObject) => void) | null = null;
   private version = 1;
   private server: http.Server | null = null;
   private failures: { method: string; pattern: RegExp; status: number; times: number }[] = [];
   private kubeconfigDir: string | null = null;
+  private readonly podWatches = new Set<PodWatch>();
   url = '';
 
   async start(): Promise<this> {
@@ -47,11 +60,22 @@ export class FakeApiServer {
   }
 
   async stop(): Promise<void> {
+    this.closeWatches();
     if (this.server) {
       this.server.closeAllConnections();
       await new Promise((resolve) => this.server!.close(resolve));
     }
     if (this.kubeconfigDir) await rm(this.kubeconfigDir, { recursive: true, force: true });
+  }
+
+  /** Ends every open watch, as API servers do every few minutes. */
+  closeWatches(): void {
+    for (const watch of this.podWatches) watch.response.end();
+    this.podWatches.clear();
+  }
+
+  get openWatches(): number {
+    return this.podWatches.size;
   }
 
   /** A kubeconfig file pointing at this server (plain HTTP on loopback, a bearer token). */
@@ -78,16 +102,21 @@ export class FakeApiServer {
     this.failures.push({ method, pattern, status, times });
   }
 
-  /** Adds or replaces a Node with a Ready condition. */
-  putNode(name: string, ready: 'True' | 'False' | 'Unknown' = 'True', kubeletVersion = 'v1.31.4'): void {
+  /** Adds or replaces a Node with a Ready condition and an InternalIP. */
+  putNode(name: string, ready: 'True' | 'False' | 'Unknown' = 'True', kubeletVersion = 'v1.31.4', internalIP = '10.0.0.10'): void {
     const existing = this.objects.get(`nodes//${name}`);
     const metadata = existing?.metadata ?? { name, uid: `uid-${name}`, annotations: {} };
+    const addresses = (existing?.status as { addresses?: unknown } | undefined)?.addresses ?? [{ type: 'InternalIP', address: internalIP }];
     this.objects.set(`nodes//${name}`, {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { ...metadata, resourceVersion: String(this.version++) },
-      status: { conditions: [{ type: 'Ready', status: ready }], nodeInfo: { kubeletVersion } },
+      status: { conditions: [{ type: 'Ready', status: ready }], nodeInfo: { kubeletVersion }, addresses },
     });
+  }
+
+  deleteNode(name: string): void {
+    this.objects.delete(`nodes//${name}`);
   }
 
   /** What a kubelet does every 10 s: renews its node Lease in kube-node-lease. */
@@ -100,18 +129,66 @@ export class FakeApiServer {
     });
   }
 
+  /** Stores any namespaced object (ConfigMaps, DaemonSets) as the API server would. */
+  put(kind: Kind, object: ApiObject): ApiObject {
+    const stored = { ...object, metadata: { uid: `uid-${object.metadata.name}`, ...object.metadata, resourceVersion: String(this.version++) } };
+    this.objects.set(`${kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`, stored);
+    if (kind === 'pods') this.notifyPods('ADDED', stored);
+    return stored;
+  }
+
+  /** Adds or replaces a pod (watchers see ADDED or MODIFIED). */
+  putPod(pod: ApiObject): ApiObject {
+    const key = `pods/${pod.metadata.namespace}/${pod.metadata.name}`;
+    const existed = this.objects.has(key);
+    const stored = {
+      ...pod,
+      metadata: {
+        uid: `uid-${pod.metadata.name}`,
+        creationTimestamp: new Date().toISOString(),
+        ...pod.metadata,
+        resourceVersion: String(this.version++),
+      },
+    };
+    this.objects.set(key, stored);
+    this.notifyPods(existed ? 'MODIFIED' : 'ADDED', stored);
+    return stored;
+  }
+
+  deletePod(namespace: string, name: string): void {
+    const key = `pods/${namespace}/${name}`;
+    const pod = this.objects.get(key);
+    if (!pod) return;
+    this.objects.delete(key);
+    this.notifyPods('DELETED', { ...pod, metadata: { ...pod.metadata, resourceVersion: String(this.version++) } });
+    this.onDelete?.('pods', pod);
+  }
+
   node(name: string): ApiObject | undefined {
     return this.objects.get(`nodes//${name}`);
   }
 
-  list(kind: Route['kind'], namespace?: string): ApiObject[] {
-    return [...this.objects.entries()]
-      .filter(([key]) => key.startsWith(`${kind}/${namespace ?? ''}`))
-      .map(([, object]) => object)
-      .filter((object) => namespace === undefined || object.metadata.namespace === namespace || kind === 'nodes');
+  get(kind: Kind, namespace: string, name: string): ApiObject | undefined {
+    return this.objects.get(`${kind}/${namespace}/${name}`);
+  }
+
+  list(kind: Kind, namespace?: string): ApiObject[] {
+    return [...this.objects.entries()].filter(([key]) => key.startsWith(`${kind}/${namespace ?? ''}`)).map(([, object]) => object);
+  }
+
+  private podsOnNode(node: string | null): ApiObject[] {
+    return this.list('pods').filter((pod) => node === null || (pod.spec as { nodeName?: string } | undefined)?.nodeName === node);
+  }
+
+  private notifyPods(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: ApiObject): void {
+    const node = (pod.spec as { nodeName?: string } | undefined)?.nodeName ?? null;
+    for (const watch of this.podWatches)
+      if (watch.node === null || watch.node === node) watch.response.write(`${JSON.stringify({ type, object: pod })}\n`);
   }
 
   private route(path: string): Route | null {
+    if (path === '/api/v1/nodes') return { kind: 'nodes', namespace: null, name: null };
+    if (path === '/api/v1/pods') return { kind: 'pods', namespace: null, name: null };
     const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
     if (node) return { kind: 'nodes', namespace: null, name: decodeURIComponent(node[1]!) };
     for (const [pattern, kind] of ROUTES) {
@@ -125,7 +202,8 @@ export class FakeApiServer {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const method = request.method ?? 'GET';
-    const path = new URL(request.url ?? '/', this.url).pathname;
+    const url = new URL(request.url ?? '/', this.url);
+    const path = url.pathname;
     const reply = (status: number, body: unknown) => {
       this.requests.push({ method, path, status });
       response.writeHead(status, { 'Content-Type': 'application/json' });
@@ -152,8 +230,30 @@ export class FakeApiServer {
     }
     const key = (name: string) => `${route.kind}/${route.namespace ?? ''}/${name}`;
 
-    if (method === 'GET' && route.name === null)
-      return reply(200, { kind: 'List', apiVersion: 'v1', metadata: {}, items: this.list(route.kind, route.namespace ?? undefined) });
+    if (method === 'GET' && route.name === null) {
+      if (route.kind === 'pods') {
+        const selector = url.searchParams.get('fieldSelector') ?? '';
+        const node = /^spec\.nodeName=(.+)$/.exec(selector)?.[1] ?? null;
+        if (selector && !node) return status(400, 'BadRequest', `unsupported fieldSelector ${selector}`);
+        if (url.searchParams.get('watch') === 'true') {
+          this.requests.push({ method, path: `${path}?watch`, status: 200 });
+          response.writeHead(200, { 'Content-Type': 'application/json' });
+          response.flushHeaders();
+          this.podWatches.add({ node, response });
+          response.on('close', () => {
+            for (const watch of this.podWatches) if (watch.response === response) this.podWatches.delete(watch);
+          });
+          return;
+        }
+        return reply(200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.version) }, items: this.podsOnNode(node) });
+      }
+      return reply(200, {
+        kind: 'List',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(this.version) },
+        items: this.list(route.kind, route.namespace ?? undefined),
+      });
+    }
     if (route.name === null && method !== 'POST') return status(405, 'MethodNotAllowed', method);
     if (method === 'POST') {
       if (!body?.metadata?.name) return status(422, 'Invalid', 'metadata.name is required');
@@ -190,8 +290,9 @@ export class FakeApiServer {
       return reply(200, patched);
     }
     if (method === 'DELETE') {
-      this.objects.delete(key(route.name!));
-      return reply(200, { kind: 'Status', status: 'Success' });
+      if (route.kind === 'pods') this.deletePod(route.namespace!, route.name!);
+      else this.objects.delete(key(route.name!));
+      return reply(200, current);
     }
     return status(405, 'MethodNotAllowed', method);
   }

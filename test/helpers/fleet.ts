@@ -69,6 +69,9 @@ export async function simulatedNode(
     policy: () => daemon!.policyInForce,
     logger,
     now: () => Date.now(),
+    metrics,
+    self: null,
+    workloadDebounceMs: 20,
   });
   daemon = new Daemon(
     {

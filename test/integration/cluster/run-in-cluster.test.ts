@@ -12,7 +12,10 @@ const RECORDER = path.join(REPO, 'dist/test/helpers/import-recorder.js');
 /** The module URLs a CLI invocation loads. */
 function importsOf(args: readonly string[]): string[] {
   const log = path.join(tempDir('kh-imports-'), 'imports.log');
-  const result = spawnSync(process.execPath, ['--import', RECORDER, ...args], { env: { PATH: process.env.PATH ?? '', KH_IMPORT_LOG: log }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', RECORDER, ...args], {
+    env: { PATH: process.env.PATH ?? '', KH_IMPORT_LOG: log },
+    encoding: 'utf8',
+  });
   expect(result.error).to.equal(undefined);
   return readFileSync(log, 'utf8').trim().split('\n');
 }
@@ -41,7 +44,12 @@ describe('cluster features in the real process', function () {
     const root = copyFixture('kubeadm-worker');
     server.putNode('worker-1');
     const port = randomPort();
-    const agent = spawnAgent(root, port, ['--kubeconfig', await server.kubeconfig(), '--node-name', 'worker-1', '--no-restart'], ['ignore', 'ignore', 'pipe']);
+    const agent = spawnAgent(
+      root,
+      port,
+      ['--kubeconfig', await server.kubeconfig(), '--node-name', 'worker-1', '--no-restart'],
+      ['ignore', 'ignore', 'pipe'],
+    );
     let stderr = '';
     agent.stderr!.on('data', (chunk) => (stderr += chunk));
     try {
@@ -50,7 +58,10 @@ describe('cluster features in the real process', function () {
       const annotations = server.node('worker-1')!.metadata.annotations as Record<string, string>;
       // --no-restart leaves the kubelet restart pending: still remediating.
       expect(annotations['kube-harden.io/state']).to.equal('remediating');
-      const [event] = server.list('events', 'default') as unknown as { reason: string; involvedObject: { kind: string; name: string; uid: string } }[];
+      const [event] = server.list('events', 'default') as unknown as {
+        reason: string;
+        involvedObject: { kind: string; name: string; uid: string };
+      }[];
       expect(event!.reason).to.equal('Remediated');
       expect(event!.involvedObject).to.include({ kind: 'Node', name: 'worker-1', uid: 'uid-worker-1' });
       expect(stderr).to.contain('cluster features on');
@@ -69,4 +80,3 @@ describe('cluster features in the real process', function () {
     expect(result.stderr).to.not.match(/\n\s+at /);
   });
 });
-

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PLANNED_RULE_IDS, RULES } from '../../../agent/rules/index.js';
+import { WORKLOAD_RULES } from '../../../agent/rules/workloads/pod-rules.js';
 import { REPO } from '../../helpers/host.js';
 
 /** The rule IDs DESIGN §4 promises, read from the contract itself so the two cannot drift apart. */
@@ -25,7 +26,7 @@ describe('rule registry', () => {
   it('covers every DESIGN §4 rule: built, or listed as not built yet (never silently missing)', () => {
     const promised = designRuleIds();
     expect(promised.length).to.be.greaterThan(40);
-    const known = new Set([...RULES.map((rule) => rule.meta.id), ...PLANNED_RULE_IDS]);
+    const known = new Set([...RULES.map((rule) => rule.meta.id), ...WORKLOAD_RULES.map((rule) => rule.id), ...PLANNED_RULE_IDS]);
     expect(promised.filter((id) => !known.has(id))).to.deep.equal([]);
     expect(RULES.filter((rule) => PLANNED_RULE_IDS.includes(rule.meta.id)).map((rule) => rule.meta.id)).to.deep.equal([]);
   });
@@ -33,5 +34,6 @@ describe('rule registry', () => {
   it('is documented: docs/rules.md names every built rule', () => {
     const docs = readFileSync(path.join(REPO, 'docs/rules.md'), 'utf8');
     for (const rule of RULES) expect(docs, rule.meta.id).to.contain(`\`${rule.meta.id}\``);
+    for (const rule of WORKLOAD_RULES) expect(docs, rule.id).to.contain(`\`${rule.id}\``);
   });
 });
