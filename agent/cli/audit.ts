@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { summarize } from '../core/finding.js';
 import type { Policy } from '../core/policy.js';
 import { auditWorkloads, type WorkloadAudit } from '../rules/workloads/pod-rules.js';
-import { PLANNED_RULE_IDS } from '../rules/index.js';
 import { COMMON_HELP, EXIT, EXIT_HELP, InputError, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
 import type { Command } from './command.js';
 import { loadNode, type CliDeps } from './node.js';
@@ -43,9 +42,6 @@ never counted as a pass. Nothing on the node is changed.
                          (privileged, host namespaces, root, capabilities, limits, runtime socket
                          mounts, writable root filesystem, privilege escalation), with the policy's
                          exemptions; JSON gains a "workloads" object. Needs pods list (read only)
-
-Rules not built yet (reported by no command until their issue lands):
-  ${PLANNED_RULE_IDS.join(', ')}
 
 ${COMMON_HELP}
 

@@ -8,6 +8,7 @@ import { kernelLsm, kernelVersion } from './kernel/kernel.js';
 import { sysctlKubeletKernelDefaults } from './kernel/sysctl.js';
 import { kubeletConfigFilePermissions, kubeletServiceFilePermissions } from './kubelet/file-rules.js';
 import { KUBELET_SETTING_RULES } from './kubelet/setting-rules.js';
+import { kubeProxyHealthzBindAddress, kubeProxyNodePortAddresses } from './kube-proxy/snap.js';
 import { WORKLOAD_VALUE_SPECS } from './workloads/pod-rules.js';
 
 /**
@@ -25,6 +26,8 @@ export const RULES: readonly Rule<NodeContext>[] = [
   ...CONTROL_PLANE_RULES,
   cniBandwidthPlugin,
   cniBandwidthChain,
+  kubeProxyNodePortAddresses,
+  kubeProxyHealthzBindAddress,
 ];
 
 /** Policy value specs of every rule, node and workload (rules without a value only contribute their ID). */
@@ -35,9 +38,3 @@ export const RULE_VALUE_SPECS: readonly RuleValueSpec[] = [
   }),
   ...WORKLOAD_VALUE_SPECS,
 ];
-
-/**
- * DESIGN §4 rule IDs that are not built yet. The CLI says so (`kube-harden audit --help`) instead of
- * pretending they pass; each moves to RULES when its issue lands.
- */
-export const PLANNED_RULE_IDS: readonly string[] = ['kube-proxy.nodeport-addresses', 'kube-proxy.healthz-bind-address'];

@@ -58,7 +58,7 @@ describe('kubeadm worker: audit → plan → apply → audit → rollback', () =
 
     const after = await auditJson(root);
     expect(after.code).to.equal(0);
-    expect(after.report.summary).to.deep.equal({ pass: 15, fail: 0, unknown: 0, skip: 21 });
+    expect(after.report.summary).to.deep.equal({ pass: 15, fail: 0, unknown: 0, skip: 23 });
 
     // Everything the agent does not own is still there, byte for byte.
     const hardened = read(root, 'var/lib/kubelet/config.yaml');
@@ -129,7 +129,14 @@ describe('Canonical k8s snap node', () => {
 
     const apply = await cli(['apply', '--no-restart', '--output', 'json'], root);
     expect(apply.code, apply.err).to.equal(0);
-    expect(JSON.parse(apply.out).restarts[0]).to.include({ service: 'snap.k8s.kubelet', result: 'pending' });
+    expect(
+      JSON.parse(apply.out).restarts.map((restart: { service: string; result: string }) => `${restart.service} ${restart.result}`),
+    ).to.have.members(['snap.k8s.kubelet pending', 'snap.k8s.kube-proxy pending']);
+    // kube-proxy's per-node args carry this node's own IP (the shared kubeadm ConfigMap could not).
+    const proxy = read(root, 'var/snap/k8s/common/args/kube-proxy');
+    expect(proxy).to.contain('--nodeport-addresses=10.20.0.15/32\n');
+    expect(proxy).to.contain('--healthz-bind-address=10.20.0.15\n');
+    expect(proxy).to.contain('--cluster-cidr=10.1.0.0/16\n');
     const args = read(root, 'var/snap/k8s/common/args/kubelet');
     expect(args).to.contain("--eviction-hard='memory.available<100Mi,nodefs.available<1Gi,imagefs.available<1Gi'\n");
     expect(args).to.contain('--address=10.20.0.15\n');
@@ -141,7 +148,7 @@ describe('Canonical k8s snap node', () => {
 
     const after = await auditJson(root);
     expect(after.code).to.equal(0);
-    expect(after.report.summary).to.deep.equal({ pass: 13, fail: 0, unknown: 0, skip: 23 });
+    expect(after.report.summary).to.deep.equal({ pass: 15, fail: 0, unknown: 0, skip: 23 });
     expect(JSON.parse((await cli(['plan', '--output', 'json'], root)).out).changes).to.deep.equal([]);
 
     expect((await cli(['rollback', '--no-restart'], root)).code).to.equal(0);
