@@ -6,6 +6,7 @@ import { nodeHealthCheck } from '../cluster/node-health.js';
 import { NodeAnnotator } from '../cluster/node-status.js';
 import { LeaseSemaphore } from '../cluster/semaphore.js';
 import type { Policy } from '../core/policy.js';
+import { LEADER_PREFIX } from '../daemon/cluster-settings.js';
 import type { DaemonCluster } from '../daemon/daemon.js';
 import { WorkloadAuditor } from '../daemon/workload-audit.js';
 import type { SelfPod } from '../rules/workloads/pod-rules.js';
@@ -95,9 +96,19 @@ export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: 
     { pods: api.pods, events, metrics: wiring.metrics, logger, policy: wiring.policy, now: wiring.now },
     wiring.workloadDebounceMs,
   );
+  const leader = new LeaseSemaphore(api.leases, {
+    namespace: wiring.namespace,
+    holder: nodeName,
+    slots: () => 1,
+    leaseDurationSeconds: () => wiring.policy().restarts.leaseDurationSeconds,
+    now: wiring.now,
+    prefix: LEADER_PREFIX,
+  });
   return {
     api,
     cluster: {
+      api,
+      leader,
       semaphore,
       events,
       workloads,

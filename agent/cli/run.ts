@@ -43,7 +43,12 @@ With cluster credentials (the pod's service account, or --kubeconfig) it also:
     node is healthy: a node that stays unhealthy keeps it and the rollout stops there;
   - annotates its Node (kube-harden.io/state: compliant | drifted | remediating | degraded, and
     kube-harden.io/last-reconcile; written on change, refreshed every 5 minutes) and records Events on
-    it (Remediated, DriftCorrected, RolledBack, ChangeBlocked, ChangeFailed), aggregated and rate-limited.
+    it (Remediated, DriftCorrected, RolledBack, ChangeBlocked, ChangeFailed), aggregated and rate-limited;
+  - audits the pods on its node (a watch, fieldSelector spec.nodeName) against the workload rules, with
+    the policy's exemptions; its own pod ($POD_NAMESPACE/$POD_NAME) is exempt;
+  - one leader (Lease kube-harden-leader-0) hardens kube-system/kubelet-config and kube-system/kube-proxy
+    (validated whole), then kube-proxy pods roll node by node, the leader's first, halting and
+    restoring the previous configuration at the first pod that is not Ready.
 
   --no-restart             never restart services (changes are written; restarts reported pending)
   --metrics-address ADDR   HTTP for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_ADDRESS}, all interfaces;

@@ -11,6 +11,8 @@ export interface SemaphoreOptions {
   readonly slots: () => number;
   readonly leaseDurationSeconds: () => number;
   readonly now: () => number;
+  /** Lease names are `<prefix>-<index>` (default the restart slots; the leader uses its own). */
+  readonly prefix?: string;
 }
 
 /** What a slot looked like the last time this agent read it, and when (on this agent's clock). */
@@ -65,7 +67,7 @@ export class LeaseSemaphore {
     if (this.held) return true;
     const { namespace, holder } = this.options;
     for (let index = 0; index < this.options.slots(); index++) {
-      const name = `${RESTART_SLOT_PREFIX}-${index}`;
+      const name = `${this.options.prefix ?? RESTART_SLOT_PREFIX}-${index}`;
       const now = this.options.now();
       const current = await this.api.get(namespace, name);
       const wanted = this.record(name, current?.resourceVersion ?? null, now);
@@ -139,7 +141,7 @@ export class LeaseSemaphore {
       leaseDurationSeconds: this.options.leaseDurationSeconds(),
       acquireTimeMs: now,
       renewTimeMs: now,
-      labels: { 'app.kubernetes.io/managed-by': 'kube-harden', 'kube-harden.io/purpose': 'restart-slot' },
+      labels: { 'app.kubernetes.io/managed-by': 'kube-harden', 'kube-harden.io/purpose': this.options.prefix ?? RESTART_SLOT_PREFIX },
     };
   }
 

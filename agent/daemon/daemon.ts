@@ -2,78 +2,21 @@ import { executePlan, restartAndWait, type ApplyResult } from '../apply/executor
 import { restartGate, type RestartGate } from '../apply/health-gate.js';
 import { policyHash } from '../apply/rolled-back.js';
 import { nodeState } from '../cluster/node-status.js';
-import type { LeaseSemaphore } from '../cluster/semaphore.js';
 import { inspectNode, readPolicyFile, type InspectedNode } from '../apply/inspect.js';
-import type { OperatorInput } from '../core/observation.js';
 import { buildPlan } from '../core/planner.js';
 import type { Policy } from '../core/policy.js';
 import { BackupStore } from '../host/backups.js';
-import type { PluginProber } from '../host/cni-plugin.js';
-import type { CommandRunner } from '../host/commands.js';
-import type { HealthCheck, HealthProbe } from '../host/health.js';
-import type { HostFs } from '../host/host-fs.js';
-import type { ServiceManager } from '../host/service-manager.js';
-import type { Logger } from '../telemetry/logger.js';
-import type { AgentMetrics } from '../telemetry/metrics.js';
 import { watch, type FSWatcher } from 'chokidar';
-import { DEFAULT_FLAP_GUARD, FlapGuard, type FlapGuardOptions } from './flap-guard.js';
+import { DEFAULT_FLAP_GUARD, FlapGuard } from './flap-guard.js';
 import { DisruptionControl, WAITING_FOR_SLOT } from './disruption.js';
-import { NodeReporter, type ClusterReporting } from './reporting.js';
+import { NodeReporter } from './reporting.js';
 import { RestartBook } from './restart-book.js';
-import type { WorkloadAuditor } from './workload-audit.js';
+import { clusterSettingsFor, type ClusterSettings } from './cluster-settings.js';
+import type { Finding } from '../core/finding.js';
+import type { DaemonCluster, DaemonDeps, DaemonOptions, ReconcileReason } from './types.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
 
-/** Why a reconcile runs. `startup` changes are remediations; later ones count as drift corrections. */
-export type ReconcileReason = 'startup' | 'event' | 'poll' | 'resync' | 'policy';
-
-export interface DaemonOptions {
-  readonly policyFile: string | null;
-  readonly input: OperatorInput;
-  readonly noRestart: boolean;
-  /** Debounce of watcher events before a reconcile. */
-  readonly debounceMs: number;
-  /** Sysctls give no file events: how often they are polled. */
-  readonly pollMs: number;
-  /** Minimum time between two restarts of one service by the loop. */
-  readonly restartIntervalMs: number;
-  /** Fight detection; the default suits nodes (a benchmark of many tampers raises the threshold). */
-  readonly flapGuard?: FlapGuardOptions;
-  /** How soon to ask again for a restart slot when none was free. */
-  readonly slotRetryMs: number;
-  /** Poll interval of the health gate's checks. */
-  readonly gateIntervalMs: number;
-}
-
-export const DEFAULT_DAEMON_TIMING = {
-  debounceMs: 50,
-  pollMs: 10_000,
-  restartIntervalMs: 300_000,
-  slotRetryMs: 10_000,
-  gateIntervalMs: 1000,
-} as const;
-
-/** What the daemon does with cluster credentials: the restart semaphore, the health gate's cluster half, reporting. */
-export interface DaemonCluster extends ClusterReporting {
-  readonly semaphore: LeaseSemaphore;
-  /** The node's Lease renewed since a kubelet restart at `sinceMs`, and the Node Ready. */
-  readonly nodeHealth: (sinceMs: number) => HealthCheck;
-  /** The workload audit of this node's pods (started after the first reconcile). */
-  readonly workloads: WorkloadAuditor | null;
-}
-
-export interface DaemonDeps {
-  readonly fs: HostFs;
-  readonly runner: CommandRunner;
-  readonly plugins: PluginProber;
-  readonly services: ServiceManager;
-  /** A service's own health endpoint; the daemon adds the process and cluster stages for the kubelet. */
-  readonly health: (service: string) => HealthProbe;
-  readonly metrics: AgentMetrics;
-  readonly logger: Logger;
-  readonly now: () => number;
-  /** Null without credentials: host-level features only. */
-  readonly cluster: DaemonCluster | null;
-}
+export { DEFAULT_DAEMON_TIMING, type DaemonCluster, type DaemonDeps, type DaemonOptions, type ReconcileReason } from './types.js';
 
 /**
  * The long-running loop: reconcile at start, then on every watched change (debounced), on a sysctl poll,
@@ -93,6 +36,9 @@ export class Daemon {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private readonly restarts: RestartBook;
+  private readonly settings: ClusterSettings | null;
+  /** The leader's findings on cluster-wide settings, refreshed at start-up, resync and policy change. */
+  private clusterFindings: readonly Finding[] = [];
   private readonly disruption: DisruptionControl;
   private readonly reporter: NodeReporter;
   /** Completed reconciles; /readyz is ready after the first. */
@@ -112,6 +58,20 @@ export class Daemon {
     this.restarts = new RestartBook(options.restartIntervalMs, options.noRestart, deps.logger);
     this.disruption = new DisruptionControl(deps.fs, deps.cluster?.semaphore ?? null, deps.logger, options.slotRetryMs);
     this.reporter = new NodeReporter(deps.cluster, deps.logger);
+    this.settings = deps.cluster ? this.clusterSettings(deps.cluster) : null;
+  }
+
+  private clusterSettings(cluster: DaemonCluster): ClusterSettings {
+    return clusterSettingsFor({
+      ...cluster,
+      disruption: this.disruption,
+      logger: this.deps.logger,
+      now: this.deps.now,
+      nodeName: this.options.input.nodeName,
+      policy: () => this.policy,
+      policyHash: () => policyHash(this.policyText),
+      pollMs: this.options.gateIntervalMs,
+    });
   }
 
   /** The policy the loop currently enforces (the last good one). Set by `start`. */
@@ -139,6 +99,7 @@ export class Daemon {
     await this.deps.cluster?.workloads?.start();
     this.timers.push(setInterval(() => this.trigger('poll'), this.options.pollMs));
     this.timers.push(setInterval(() => this.trigger('resync'), this.policy.drift.resyncSeconds * 1000));
+    if (this.settings) this.timers.push(setInterval(() => this.trigger('roll'), this.options.rollCheckMs));
   }
 
   async stop(): Promise<void> {
@@ -225,7 +186,16 @@ export class Daemon {
       const input = { ...this.options.input, kubeletVersion: this.kubeletVersion };
       const node = await inspectNode(this.deps.fs, this.deps.runner, this.deps.plugins, input, this.policy);
       if (!this.kubeletVersion && node.obs.kubeletVersion) this.kubeletVersion = node.obs.kubeletVersion.raw;
-      const findings = node.evaluated.map((rule) => rule.evaluation.finding);
+      if (this.settings && reason !== 'event' && reason !== 'poll') {
+        if (reason === 'roll') await this.settings.rollStep();
+        else this.clusterFindings = await this.settings.reconcile();
+      }
+      // On a kubeadm node the kube-proxy rules skip (the ConfigMap is cluster-wide); the leader's verdict on it counts.
+      const findings = node.evaluated.map(
+        (rule) =>
+          (rule.evaluation.finding.status === 'skip' && this.clusterFindings.find((finding) => finding.id === rule.meta.id)) ||
+          rule.evaluation.finding,
+      );
       this.deps.metrics.recordFindings(findings);
       this.deps.metrics.recordNode(node.obs, node.ctx.kubelet.layout);
       const held = this.flap.heldRules(started);
@@ -279,22 +249,19 @@ export class Daemon {
   ): Promise<{ fixed: ReadonlySet<string>; waiting: boolean }> {
     const plan = (heldRules: ReadonlyMap<string, string>, failedRules?: ReadonlySet<string>) =>
       buildPlan(node.evaluated, node.obs, this.policy, { heldRules, ...(failedRules ? { failedRules } : {}) });
-    const held = new Map([...flapHeld, ...(await this.disruption.rolledBack.holdFor(plan(new Map())))]);
-    let current = plan(held);
-    const noRestart =
-      this.options.noRestart ||
-      current.restarts.some((restart) => restart.disruption === 'restart' && this.restarts.tooSoon(restart.service, started));
-    const waitingRules = await this.disruption.admit(current, !noRestart);
-    if (waitingRules.size > 0) {
-      this.deps.logger.info('waiting for a restart slot', { rules: [...waitingRules.keys()] });
-      waitingRules.forEach((why, rule) => held.set(rule, why));
-      current = plan(held);
-      this.disruption.waitForSlot(() => this.trigger('event'));
-    } else if (this.disruption.holdingSlot) await this.reporter.state('remediating', this.deps.now());
+    const { current, held, noRestart, waiting, disrupting } = await this.disruption.prepare(
+      plan,
+      flapHeld,
+      (candidate) =>
+        this.options.noRestart ||
+        candidate.restarts.some((restart) => restart.disruption === 'restart' && this.restarts.tooSoon(restart.service, started)),
+      () => this.trigger('event'),
+    );
+    if (disrupting) await this.reporter.state('remediating', this.deps.now());
     this.reporter.blocked(current.blocked, (why) => why === WAITING_FOR_SLOT || why.startsWith('rolled back at'));
     if (current.changes.length === 0) {
       await this.disruption.settle({ unhealthy: [] });
-      return { fixed: new Set(), waiting: waitingRules.size > 0 };
+      return { fixed: new Set(), waiting };
     }
     const result = await executePlan(
       {
@@ -320,7 +287,7 @@ export class Daemon {
     if (await this.disruption.rememberRollbacks(result, this.deps.now())) this.trigger('event');
     await this.disruption.settle(result);
     const fixed = new Set(result.ok ? result.changes.filter((entry) => entry.result === 'applied').flatMap((entry) => entry.change.rules) : []);
-    return { fixed, waiting: waitingRules.size > 0 };
+    return { fixed, waiting };
   }
 
   /** The health gate for this node: endpoint, new kubelet process with the flags on disk, cluster view. */

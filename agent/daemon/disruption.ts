@@ -50,6 +50,31 @@ export class DisruptionControl {
   }
 
   /**
+   * The plan to apply now: rolled-back groups and the flap guard's rules held; the disruptive rules
+   * held too (and a slot awaited through `onSlotFree`) when no restart slot is free. `disrupting` is
+   * true when this plan disrupts the node under a slot just taken.
+   */
+  async prepare(
+    plan: (held: ReadonlyMap<string, string>) => Plan,
+    flapHeld: ReadonlyMap<string, string>,
+    noRestartFor: (plan: Plan) => boolean,
+    onSlotFree: () => void,
+  ): Promise<{ current: Plan; held: Map<string, string>; noRestart: boolean; waiting: boolean; disrupting: boolean }> {
+    const held = new Map([...flapHeld, ...(await this.rolledBack.holdFor(plan(new Map())))]);
+    let current = plan(held);
+    const noRestart = noRestartFor(current);
+    const waitingRules = await this.admit(current, !noRestart);
+    if (waitingRules.size > 0) {
+      this.logger.info('waiting for a restart slot', { rules: [...waitingRules.keys()] });
+      waitingRules.forEach((why, rule) => held.set(rule, why));
+      current = plan(held);
+      this.waitForSlot(onSlotFree);
+    }
+    const disrupting = waitingRules.size === 0 && this.holdingSlot && disruptiveRules(current, !noRestart).length > 0;
+    return { current, held, noRestart, waiting: waitingRules.size > 0, disrupting };
+  }
+
+  /**
    * Takes a slot for the plan's disruptive rules. Returns the rules to hold (with the reason) when no
    * slot is free; empty when the plan may go ahead.
    */

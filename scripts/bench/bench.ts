@@ -85,6 +85,7 @@ async function driftLatency(tampers: number): Promise<number[]> {
       restartIntervalMs: 300_000,
       slotRetryMs: 10_000,
       gateIntervalMs: 50,
+      rollCheckMs: 30_000,
       // Each tamper here is an independent edit; on a node, this many in a minute would be a fight.
       flapGuard: { threshold: 1e9, windowMs: 60_000, initialBackoffMs: 30_000, maxBackoffMs: 600_000, forgetAfterMs: 3_600_000 },
     },

@@ -52,9 +52,10 @@ export async function simulatedNode(
   name: string,
   policyFile: string,
   kubelet: Omit<StandInOptions, 'api'> = {},
+  { internalIP = '10.0.0.10', rollCheckMs = 60_000 }: { internalIP?: string; rollCheckMs?: number } = {},
 ): Promise<SimulatedNode> {
   const root = copyFixture('kubeadm-worker');
-  server.putNode(name, 'True');
+  server.putNode(name, 'True', 'v1.31.4', internalIP);
   server.renewNodeLease(name, Date.now() - 60_000);
   const standIn = new StandInKubelet(root, { ...kubelet, api: { server, node: name } });
   const fs = new HostFs(await HostRoot.open(root));
@@ -76,13 +77,14 @@ export async function simulatedNode(
   daemon = new Daemon(
     {
       policyFile,
-      input: { nodeName: name, nodeIp: '10.0.0.10', nodeIpSource: 'operator', kubeletVersion: 'v1.31.4', pluginDir: '/nonexistent' },
+      input: { nodeName: name, nodeIp: internalIP, nodeIpSource: 'operator', kubeletVersion: 'v1.31.4', pluginDir: '/nonexistent' },
       noRestart: false,
       debounceMs: 20,
       pollMs: 60_000,
       restartIntervalMs: 0,
       slotRetryMs: 100,
       gateIntervalMs: 20,
+      rollCheckMs,
     },
     {
       fs,

@@ -49,6 +49,7 @@ async function startDaemon(
       restartIntervalMs: 300_000,
       slotRetryMs: 10_000,
       gateIntervalMs: 50,
+      rollCheckMs: 30_000,
     },
     {
       fs,

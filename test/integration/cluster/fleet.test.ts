@@ -24,6 +24,11 @@ function events(server: FakeApiServer, reason: string): { message: string; count
   ).filter((event) => event.reason === reason);
 }
 
+/** The restart slot Leases (the leader's Lease lives in the same namespace). */
+function restartSlots(server: FakeApiServer): Lease[] {
+  return server.list('leases', 'kube-harden').filter((lease) => lease.metadata.name.startsWith('kube-harden-restart-')) as unknown as Lease[];
+}
+
 async function metric(node: SimulatedNode, pattern: RegExp): Promise<number> {
   const match = pattern.exec(await node.metrics.text());
   return match ? Number(match[1]) : 0;
@@ -72,7 +77,7 @@ describe('fleet: Lease-limited restarts, health gate, rollback, node status and 
     expect(new Set(order).size).to.equal(20);
     expect(nodes.every((node) => node.kubelet.restarts.length === 1)).to.equal(true);
     // One slot Lease, free at the end; every node's Lease renewed after its restart.
-    const slots = server.list('leases', 'kube-harden') as unknown as Lease[];
+    const slots = restartSlots(server);
     expect(slots).to.have.length(1);
     expect(slots[0]!.spec.holderIdentity).to.equal(undefined);
     for (const node of nodes) {
@@ -144,7 +149,7 @@ describe('fleet: Lease-limited restarts, health gate, rollback, node status and 
     expect(rolledBack!.message).to.match(/kubelet\.tls-min-version.*no kubelet process is running/);
     expect(await metric(node, /kube_harden_rollbacks_total\{service="kubelet"\} (\d+)/)).to.equal(1);
     // Healthy again after the rollback: the slot is free for the rest of the fleet.
-    const [slot] = server.list('leases', 'kube-harden') as unknown as Lease[];
+    const [slot] = restartSlots(server);
     expect(slot!.spec.holderIdentity).to.equal(undefined);
     expect(existsSync(path.join(node.root, 'var/lib/kube-harden/rolled-back.json'))).to.equal(true);
 
@@ -176,7 +181,7 @@ describe('fleet: Lease-limited restarts, health gate, rollback, node status and 
     expect(waiting.kubelet.restarts).to.deep.equal([]);
     expect(annotation(server, 'node-a', 'kube-harden.io/state')).to.equal('degraded');
     expect(annotation(server, 'node-b', 'kube-harden.io/state')).to.equal('remediating');
-    const [slot] = server.list('leases', 'kube-harden') as unknown as Lease[];
+    const [slot] = restartSlots(server);
     expect(slot!.spec.holderIdentity).to.equal('node-a');
 
     // Someone repairs node-a: its agent sees it healthy, gives the slot back, and the rollout goes on.

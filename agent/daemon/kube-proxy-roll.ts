@@ -1,0 +1,106 @@
+import type { ClusterApi, PodRecord } from '../cluster/api.js';
+import type { EventRecorder } from '../cluster/events.js';
+import { KUBE_PROXY_CONFIGMAP } from '../rules/kube-proxy/config-map.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { DisruptionControl } from './disruption.js';
+
+/** Annotations on the kube-proxy ConfigMap that coordinate a roll (written by the leader and the agents). */
+export const ROLL = {
+  /** canary → rolling → (halted → reverted by the leader) */
+  state: 'kube-harden.io/roll-state',
+  canary: 'kube-harden.io/roll-canary',
+  /** When the configuration changed: a kube-proxy pod created before it runs the old one. */
+  at: 'kube-harden.io/roll-at',
+  change: 'kube-harden.io/roll-change',
+  previous: 'kube-harden.io/previous-config',
+  haltedReason: 'kube-harden.io/roll-halted-reason',
+  haltedChange: 'kube-harden.io/roll-halted-change',
+} as const;
+
+export interface KubeProxyRollDeps {
+  readonly api: ClusterApi;
+  readonly disruption: DisruptionControl;
+  readonly events: EventRecorder;
+  readonly logger: Logger;
+  readonly nodeName: string;
+  readonly healthTimeoutMs: () => number;
+  readonly pollMs: number;
+  readonly now: () => number;
+}
+
+function isKubeProxy(record: PodRecord): boolean {
+  return record.pod.metadata.namespace === KUBE_PROXY_CONFIGMAP.namespace && record.pod.metadata.labels?.['k8s-app'] === 'kube-proxy';
+}
+
+/**
+ * Rolls this node's kube-proxy after the leader changed the shared configuration: the canary node
+ * first (the leader's), then every node one at a time under the restart semaphore. Each agent deletes
+ * its own node's kube-proxy pod (the DaemonSet recreates it with the new configuration) and waits for
+ * the new one to be Ready; the first failure halts the roll for everyone (the leader then restores
+ * the previous configuration).
+ */
+export class KubeProxyRoll {
+  constructor(private readonly deps: KubeProxyRollDeps) {}
+
+  async step(): Promise<void> {
+    const { api, nodeName, disruption, logger } = this.deps;
+    const configMap = await api.configMaps.get(KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name);
+    const state = configMap?.annotations[ROLL.state];
+    const at = Date.parse(configMap?.annotations[ROLL.at] ?? '');
+    if (!configMap || Number.isNaN(at)) return;
+    if (!(state === 'rolling' || (state === 'canary' && configMap.annotations[ROLL.canary] === nodeName))) return;
+    const mine = (await api.pods.listOnNode(nodeName)).pods.filter(isKubeProxy);
+    const stale = mine.find((record) => record.createdMs !== null && record.createdMs < at);
+    if (!stale) return;
+    const wait = await disruption.admit(
+      { changes: [], blocked: [], restarts: [{ service: 'kube-proxy', disruption: 'restart', reason: 'roll', rules: ['kube-proxy'] }] },
+      true,
+    );
+    if (wait.size > 0) return; // another node is disrupted; the next step tries again
+    const deletedAt = this.deps.now();
+    logger.info('rolling kube-proxy on this node', { pod: stale.pod.metadata.name, canary: state === 'canary' });
+    let problem: string | null;
+    try {
+      await api.pods.delete(stale.pod.metadata.namespace, stale.pod.metadata.name);
+      problem = await this.waitReady(deletedAt, stale.pod.metadata.name);
+    } catch (error) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+    if (problem === null) {
+      if (state === 'canary')
+        await api.configMaps.patchAnnotations(KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name, { [ROLL.state]: 'rolling' });
+      this.deps.events.record({
+        type: 'Normal',
+        reason: 'KubeProxyRolled',
+        message: 'kube-proxy restarted with the hardened configuration and Ready',
+      });
+    } else {
+      await api.configMaps.patchAnnotations(KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name, {
+        [ROLL.state]: 'halted',
+        [ROLL.haltedReason]: `${nodeName}: ${problem}`,
+      });
+      logger.error('kube-proxy not Ready after the roll; roll halted', { reason: problem });
+      this.deps.events.record({
+        type: 'Warning',
+        reason: 'KubeProxyRollFailed',
+        message: `kube-proxy not Ready after the roll: ${problem}; roll halted`,
+      });
+    }
+    await disruption.settle({ unhealthy: [] });
+  }
+
+  /** Null once a kube-proxy pod created after the deletion is Ready on this node, else why not. */
+  private async waitReady(deletedAt: number, oldName: string): Promise<string | null> {
+    const deadline = this.deps.now() + this.deps.healthTimeoutMs();
+    let last = 'no new kube-proxy pod on this node';
+    for (;;) {
+      const fresh = (await this.deps.api.pods.listOnNode(this.deps.nodeName)).pods
+        .filter(isKubeProxy)
+        .filter((record) => record.pod.metadata.name !== oldName && (record.createdMs ?? 0) >= deletedAt - 1000);
+      if (fresh.some((record) => record.ready)) return null;
+      if (fresh.length > 0) last = `new kube-proxy pod ${fresh[0]!.pod.metadata.name} not Ready`;
+      if (this.deps.now() >= deadline) return `${last} within ${Math.round(this.deps.healthTimeoutMs() / 1000)}s`;
+      await new Promise((resolve) => setTimeout(resolve, this.deps.pollMs));
+    }
+  }
+}
