@@ -1,4 +1,5 @@
-import { StagedHealthProbe, type HealthCheck, type HealthProbe } from '../host/health.js';
+import { HttpHealthProbe, StagedHealthProbe, type HealthCheck, type HealthProbe } from '../host/health.js';
+import { SNAP_KUBE_PROXY } from '../rules/kube-proxy/snap.js';
 import { findKubeletProcess } from '../host/facts.js';
 import type { HostFs } from '../host/host-fs.js';
 import { flagsNotRunning } from '../rules/kubelet/process-args.js';
@@ -23,6 +24,8 @@ export interface RestartGateOptions {
   /** The cluster's view of the node since the restart (its Lease renewed, Ready); null without credentials. */
   readonly node: ((sinceMs: number) => HealthCheck) | null;
   readonly intervalMs: number;
+  /** This node's IP: the k8s snap's kube-proxy serves /healthz there once hardened. */
+  readonly nodeIp: string | null;
 }
 
 /**
@@ -33,6 +36,13 @@ export interface RestartGateOptions {
  */
 export function restartGate(options: RestartGateOptions): RestartGate {
   return (service, sinceMs) => {
+    // The snap's kube-proxy serves /healthz on loopback by default and on the node IP once
+    // kube-proxy.healthz-bind-address is applied: either answering proves it up.
+    if (service === SNAP_KUBE_PROXY.service) {
+      const host = options.nodeIp ? (options.nodeIp.includes(':') ? `[${options.nodeIp}]` : options.nodeIp) : null;
+      const urls = ['http://127.0.0.1:10256/healthz', ...(host ? [`http://${host}:10256/healthz`] : [])];
+      return new HttpHealthProbe(urls, options.intervalMs, 2000);
+    }
     if (service !== options.kubeletService) return options.http(service);
     const stages: (HealthProbe | HealthCheck)[] = [];
     if (options.kubeletVisible) stages.push(kubeletProcessCheck(options.fs, sinceMs, options.kubeletView));

@@ -81,5 +81,6 @@ export function hostRestartGate(node: LoadedNode, deps: CliDeps): RestartGate {
     kubeletView: async () => (await inspectNode(node.fs, deps.runner, node.plugins, node.input, node.policy)).ctx.kubelet,
     node: null,
     intervalMs: 1000,
+    nodeIp: node.ctx.nodeIp.value,
   });
 }

@@ -309,6 +309,7 @@ export class Daemon {
         ).ctx.kubelet,
       node: this.deps.cluster?.nodeHealth ?? null,
       intervalMs: this.options.gateIntervalMs,
+      nodeIp: node.ctx.nodeIp.value,
     });
   }
 

@@ -40,22 +40,31 @@ function getOnce(url: string, timeoutMs: number): Promise<number> {
  * for a moment, so the first 200 is only accepted after `settleMs` (the caller may also compare PIDs).
  */
 export class HttpHealthProbe implements HealthProbe {
+  private readonly urls: readonly string[];
+
+  /** With several URLs (a service whose endpoint may have moved), any one answering 200 is healthy. */
   constructor(
-    private readonly url: string = KUBELET_HEALTHZ_URL,
+    url: string | readonly string[] = KUBELET_HEALTHZ_URL,
     private readonly intervalMs = 1000,
     private readonly settleMs = 0,
-  ) {}
+  ) {
+    this.urls = typeof url === 'string' ? [url] : url;
+  }
 
   async waitHealthy(timeoutMs: number): Promise<HealthVerdict> {
     const deadline = Date.now() + timeoutMs;
     if (this.settleMs > 0) await sleep(Math.min(this.settleMs, timeoutMs));
-    let last = 0;
+    const last = new Map<string, number>();
     while (Date.now() < deadline) {
-      last = await getOnce(this.url, Math.min(5000, Math.max(100, deadline - Date.now())));
-      if (last === 200) return HEALTHY;
+      for (const url of this.urls) {
+        const status = await getOnce(url, Math.min(5000, Math.max(100, deadline - Date.now())));
+        if (status === 200) return HEALTHY;
+        last.set(url, status);
+      }
       await sleep(Math.min(this.intervalMs, Math.max(0, deadline - Date.now())));
     }
-    return { healthy: false, reason: `${this.url} ${last === 0 ? 'did not answer' : `answered HTTP ${last}`}` };
+    const why = this.urls.map((url) => `${url} ${(last.get(url) ?? 0) === 0 ? 'did not answer' : `answered HTTP ${last.get(url)}`}`);
+    return { healthy: false, reason: why.join('; ') };
   }
 }
 
