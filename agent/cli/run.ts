@@ -51,8 +51,11 @@ With cluster credentials (the pod's service account, or --kubeconfig) it also:
     restoring the previous configuration at the first pod that is not Ready.
 
   --no-restart             never restart services (changes are written; restarts reported pending)
-  --metrics-address ADDR   HTTP for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_ADDRESS}, all interfaces;
-                           the pod runs with hostNetwork)
+  --metrics-address ADDR   HTTP for /metrics, and /healthz, /readyz unless --health-address is given
+                           (default ${DEFAULT_METRICS_ADDRESS}, all interfaces; the pod runs with hostNetwork). The
+                           DaemonSet binds it to 127.0.0.1 behind kube-rbac-proxy (docs/security.md)
+  --health-address ADDR    serve /healthz and /readyz here instead (the kubelet's probes reach the
+                           node IP; they reveal nothing), e.g. :9743
   --log-level L            error | warn | info (default) | debug; JSON lines on stderr
   --kubeconfig FILE        cluster credentials from FILE instead of the pod's service account
   --namespace NS           namespace of the restart slot Leases (default $POD_NAMESPACE, else the
@@ -67,6 +70,7 @@ ${COMMON_HELP}`,
     const { values } = parseCommand(argv, {
       'no-restart': { type: 'boolean' },
       'metrics-address': { type: 'string' },
+      'health-address': { type: 'string' },
       'log-level': { type: 'string' },
       kubeconfig: { type: 'string' },
       namespace: { type: 'string' },
@@ -77,12 +81,16 @@ ${COMMON_HELP}`,
     }
     const level = (values['log-level'] as string | undefined) ?? 'info';
     if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-    let address: { host: string; port: number };
-    try {
-      address = parseListenAddress((values['metrics-address'] as string | undefined) ?? DEFAULT_METRICS_ADDRESS);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
+    const listen = (flag: 'metrics-address' | 'health-address', fallback: string | null) => {
+      const text = (values[flag] as string | undefined) ?? fallback;
+      try {
+        return text === null ? null : parseListenAddress(text);
+      } catch (error) {
+        throw new UsageError(`--${flag} ${(error as Error).message}`);
+      }
+    };
+    const address = listen('metrics-address', DEFAULT_METRICS_ADDRESS)!;
+    const healthAddress = listen('health-address', null);
     const common = commonOptions(values, deps.env);
     const logger = createLogger(level as LogLevel);
     const fs = new HostFs(await openHostRoot(common.hostRoot));
@@ -140,8 +148,14 @@ ${COMMON_HELP}`,
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    const server = await serveHttp(address, metrics, () => daemon, { staleAfterMs: 60_000, stuckAfterMs: 300_000 }, now);
-    logger.info('serving', { address: `${address.host}:${boundPort(server)}`, paths: ['/metrics', '/healthz', '/readyz'] });
+    const limits = { staleAfterMs: 60_000, stuckAfterMs: 300_000 };
+    const servers = [await serveHttp(address, metrics, () => daemon, limits, now, { metrics: true, probes: healthAddress === null })];
+    if (healthAddress) servers.push(await serveHttp(healthAddress, metrics, () => daemon, limits, now, { metrics: false, probes: true }));
+    logger.info('serving', {
+      address: `${address.host}:${boundPort(servers[0]!)}`,
+      paths: healthAddress ? ['/metrics'] : ['/metrics', '/healthz', '/readyz'],
+    });
+    if (servers[1]) logger.info('serving', { address: `${healthAddress!.host}:${boundPort(servers[1])}`, paths: ['/healthz', '/readyz'] });
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info('stopping', { signal });
@@ -151,10 +165,15 @@ ${COMMON_HELP}`,
       process.once('SIGINT', () => stop('SIGINT'));
     });
     await daemon.stop();
-    await new Promise((resolve) => {
-      server.close(resolve);
-      server.closeAllConnections();
-    });
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise((resolve) => {
+            server.close(resolve);
+            server.closeAllConnections();
+          }),
+      ),
+    );
     logger.info('stopped');
     return EXIT.ok;
   },

@@ -20,8 +20,14 @@ export interface HealthLimits {
 export function parseListenAddress(text: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
-  if (!match || port < 1 || port > 65535) throw new Error(`--metrics-address must be host:port, e.g. 127.0.0.1:9742 or :9742 (got "${text}")`);
+  if (!match || port < 1 || port > 65535) throw new Error(`must be host:port, e.g. 127.0.0.1:9742 or :9742 (got "${text}")`);
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+/** Which endpoints one listener serves (metrics on loopback and probes on the node IP may be split). */
+export interface Endpoints {
+  readonly metrics: boolean;
+  readonly probes: boolean;
 }
 
 /** Serves /metrics, /healthz (the loop is alive and not stuck) and /readyz (first reconcile done). */
@@ -31,6 +37,7 @@ export async function serveHttp(
   loop: () => LoopState,
   limits: HealthLimits,
   now: () => number,
+  endpoints: Endpoints = { metrics: true, probes: true },
 ): Promise<http.Server> {
   const server = http.createServer((request, response) => {
     const url = (request.url ?? '/').split('?')[0];
@@ -39,13 +46,14 @@ export async function serveHttp(
       response.end(body);
     };
     if (request.method !== 'GET' && request.method !== 'HEAD') return reply(405, 'method not allowed\n');
-    if (url === '/metrics') {
+    if (url === '/metrics' && endpoints.metrics) {
       metrics
         .text()
         .then((text) => reply(200, text, metrics.registry.contentType))
         .catch(() => reply(500, 'metrics unavailable\n'));
       return;
     }
+    if (!endpoints.probes) return reply(404, 'not found\n');
     const state = loop();
     const at = now();
     if (url === '/healthz') {

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import path from 'node:path';
 import { httpGet, randomPort, spawnAgent } from '../helpers/agent.js';
-import { cleanupTempDirs, copyFixture, fixturePath, tempDir } from '../helpers/host.js';
+import { REPO, cleanupTempDirs, copyFixture, fixturePath, tempDir } from '../helpers/host.js';
 import { requirePrerequisites } from '../helpers/prerequisites.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -32,7 +33,7 @@ describe('e2e: a real Prometheus scrapes kube-harden run', function () {
     cleanupTempDirs();
   });
 
-  it('sees the agent up and every rule status series, from the first scrapes', async () => {
+  it('sees the agent up and every rule status series; every dashboard query and alert expression evaluates', async () => {
     const root = copyFixture('kubeadm-worker');
     cpSync(fixturePath('cni-flannel'), root, { recursive: true });
     const agentPort = randomPort();
@@ -67,5 +68,33 @@ describe('e2e: a real Prometheus scrapes kube-harden run', function () {
     expect(await query(promPort, 'kube_harden_node_info{distribution="kubeadm"}')).to.have.length(1);
     const duration = await query(promPort, 'kube_harden_reconcile_duration_seconds_count');
     expect(Number(duration[0]?.value[1])).to.be.greaterThan(0);
+
+    // Every dashboard query and alert expression evaluates against the real series without error.
+    const dashboard = JSON.parse(readFileSync(path.join(REPO, 'manifests/monitoring/dashboard.json'), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const rules = parseYaml(readFileSync(path.join(REPO, 'manifests/monitoring/prometheusrule.yaml'), 'utf8')) as {
+      spec: { groups: { rules: { alert: string; expr: string }[] }[] };
+    };
+    const exprs = [
+      ...dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ what: `panel "${panel.title}"`, expr: target.expr }))),
+      ...rules.spec.groups.flatMap((group) => group.rules.map((rule) => ({ what: `alert ${rule.alert}`, expr: rule.expr }))),
+    ];
+    const withData: string[] = [];
+    for (const { what, expr } of exprs) {
+      const promql = expr.replaceAll('$node', '.*').replaceAll('$__rate_interval', '1m');
+      const { status, body } = await httpGet(promPort, `/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const answer = JSON.parse(body) as { status: string; error?: string; data?: { result: unknown[] } };
+      expect(status, `${what}: ${answer.error}`).to.equal(200);
+      expect(answer.status, what).to.equal('success');
+      if ((answer.data?.result.length ?? 0) > 0) withData.push(what);
+    }
+    // The panels about rule status, reconcile time and agents have data from a standalone agent.
+    expect(withData).to.include.members([
+      'panel "Non-compliant nodes"',
+      'panel "Failing rules by node"',
+      'panel "Agents and nodes"',
+      'panel "Seconds since last reconcile"',
+    ]);
   });
 });

@@ -50,6 +50,23 @@ describe('kube-harden run (the real process)', function () {
     }
   });
 
+  it('--health-address splits the probes from /metrics (metrics on loopback behind a proxy, probes on the node IP)', async () => {
+    const root = copyFixture('kubeadm-worker');
+    const port = randomPort();
+    const health = port + 1;
+    const child = spawnAgent(root, port, ['--no-restart', '--health-address', `127.0.0.1:${health}`]);
+    try {
+      await waitFor(async () => (await httpGet(health, '/readyz')).status === 200, 15_000, '/readyz on the health address');
+      expect((await httpGet(health, '/healthz')).status).to.equal(200);
+      expect((await httpGet(health, '/metrics')).status).to.equal(404);
+      expect((await httpGet(port, '/metrics')).body).to.contain('kube_harden_build_info');
+      expect((await httpGet(port, '/healthz')).status).to.equal(404);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
   it('parses listen addresses', () => {
     expect(parseListenAddress(':9742')).to.deep.equal({ host: '0.0.0.0', port: 9742 });
     expect(parseListenAddress('127.0.0.1:1')).to.deep.equal({ host: '127.0.0.1', port: 1 });
