@@ -4,6 +4,7 @@ import { ExecaCommandRunner } from './host/commands.js';
 import { HttpHealthProbe, KUBELET_HEALTHZ_URL } from './host/health.js';
 import { DEFAULT_NSENTER_PREFIX, SystemdServiceManager } from './host/service-manager.js';
 import { COMPONENTS, staticPodService } from './rules/control-plane/components.js';
+import { SNAP_KUBE_PROXY } from './rules/kube-proxy/snap.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from './telemetry/logger.js';
 
 // Composition root: real adapters only here. KUBE_HARDEN_SERVICE_PREFIX replaces the nsenter prefix
@@ -13,10 +14,18 @@ const runner = new ExecaCommandRunner();
 const level = (LOG_LEVELS as readonly string[]).includes(env.KUBE_HARDEN_LOG_LEVEL ?? '') ? (env.KUBE_HARDEN_LOG_LEVEL as LogLevel) : 'warn';
 const prefix = env.KUBE_HARDEN_SERVICE_PREFIX !== undefined ? env.KUBE_HARDEN_SERVICE_PREFIX.split(' ').filter(Boolean) : DEFAULT_NSENTER_PREFIX;
 
-/** Where each restarted service proves itself healthy: the kubelet's healthz, a static pod's own endpoint. */
-function healthUrl(service: string): string {
+/**
+ * Where each restarted service proves itself healthy: the kubelet's healthz, a static pod's own
+ * endpoint, the snap kube-proxy's healthz (on loopback by default, on the node IP once
+ * kube-proxy.healthz-bind-address is applied: either answering proves it up).
+ */
+function healthUrls(service: string, nodeIp: string | null): string[] {
+  if (service === SNAP_KUBE_PROXY.service) {
+    const host = nodeIp ? (nodeIp.includes(':') ? `[${nodeIp}]` : nodeIp) : null;
+    return ['http://127.0.0.1:10256/healthz', ...(host ? [`http://${host}:10256/healthz`] : [])];
+  }
   const component = Object.values(COMPONENTS).find((candidate) => service === staticPodService(candidate) || service === candidate.snapService);
-  return component?.healthUrl ?? env.KUBE_HARDEN_KUBELET_HEALTHZ ?? KUBELET_HEALTHZ_URL;
+  return [component?.healthUrl ?? env.KUBE_HARDEN_KUBELET_HEALTHZ ?? KUBELET_HEALTHZ_URL];
 }
 
 const code = await runCli(process.argv.slice(2), {
@@ -25,7 +34,7 @@ const code = await runCli(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   runner,
   services: () => new SystemdServiceManager(runner, prefix),
-  health: (service) => new HttpHealthProbe(healthUrl(service), 1000, 5000),
+  health: (service, node) => new HttpHealthProbe(healthUrls(service, node?.nodeIp ?? null), 1000, 5000),
   logger: createLogger(level),
   now: () => new Date(),
 });

@@ -1,5 +1,4 @@
-import { HttpHealthProbe, StagedHealthProbe, type HealthCheck, type HealthProbe } from '../host/health.js';
-import { SNAP_KUBE_PROXY } from '../rules/kube-proxy/snap.js';
+import { StagedHealthProbe, type HealthCheck, type HealthProbe, type ServiceProbes } from '../host/health.js';
 import { findKubeletProcess } from '../host/facts.js';
 import type { HostFs } from '../host/host-fs.js';
 import { flagsNotRunning } from '../rules/kubelet/process-args.js';
@@ -10,7 +9,7 @@ export type RestartGate = (service: string, sinceMs: number) => HealthProbe;
 
 export interface RestartGateOptions {
   /** The service's own endpoint: the kubelet's /healthz, a static pod's health URL. */
-  readonly http: (service: string) => HealthProbe;
+  readonly http: ServiceProbes;
   readonly fs: HostFs;
   /** The kubelet's service on this node (`kubelet`, `snap.k8s.kubelet`), null when unknown. */
   readonly kubeletService: string | null;
@@ -24,7 +23,7 @@ export interface RestartGateOptions {
   /** The cluster's view of the node since the restart (its Lease renewed, Ready); null without credentials. */
   readonly node: ((sinceMs: number) => HealthCheck) | null;
   readonly intervalMs: number;
-  /** This node's IP: the k8s snap's kube-proxy serves /healthz there once hardened. */
+  /** This node's IP (the k8s snap's kube-proxy serves /healthz there once hardened). */
   readonly nodeIp: string | null;
 }
 
@@ -36,17 +35,10 @@ export interface RestartGateOptions {
  */
 export function restartGate(options: RestartGateOptions): RestartGate {
   return (service, sinceMs) => {
-    // The snap's kube-proxy serves /healthz on loopback by default and on the node IP once
-    // kube-proxy.healthz-bind-address is applied: either answering proves it up.
-    if (service === SNAP_KUBE_PROXY.service) {
-      const host = options.nodeIp ? (options.nodeIp.includes(':') ? `[${options.nodeIp}]` : options.nodeIp) : null;
-      const urls = ['http://127.0.0.1:10256/healthz', ...(host ? [`http://${host}:10256/healthz`] : [])];
-      return new HttpHealthProbe(urls, options.intervalMs, 2000);
-    }
-    if (service !== options.kubeletService) return options.http(service);
+    if (service !== options.kubeletService) return options.http(service, { nodeIp: options.nodeIp });
     const stages: (HealthProbe | HealthCheck)[] = [];
     if (options.kubeletVisible) stages.push(kubeletProcessCheck(options.fs, sinceMs, options.kubeletView));
-    stages.push(options.http(service));
+    stages.push(options.http(service, { nodeIp: options.nodeIp }));
     if (options.node) stages.push(options.node(sinceMs));
     return new StagedHealthProbe(stages, options.intervalMs);
   };

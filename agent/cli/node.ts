@@ -7,7 +7,7 @@ import { ExecPluginProber, type PluginProber } from '../host/cni-plugin.js';
 import type { CommandRunner } from '../host/commands.js';
 import { HostFs } from '../host/host-fs.js';
 import { HostRoot } from '../host/host-root.js';
-import type { HealthProbe } from '../host/health.js';
+import type { ServiceProbes } from '../host/health.js';
 import type { ServiceManager } from '../host/service-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 import { InputError, type CommonOptions, type Env } from './common.js';
@@ -19,7 +19,7 @@ export interface CliDeps {
   readonly stderr: (text: string) => void;
   readonly runner: CommandRunner;
   readonly services: (hostRoot: string) => ServiceManager;
-  readonly health: (service: string) => HealthProbe;
+  readonly health: ServiceProbes;
   readonly logger: Logger;
   readonly now: () => Date;
 }

@@ -79,7 +79,7 @@ Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation or no su
         deps.stdout(`restart ${service}: pending (--no-restart)\n`);
         continue;
       }
-      const problem = await restartAndWait({ services: manager, health: deps.health }, service, ROLLBACK_HEALTH_TIMEOUT_MS);
+      const problem = await restartAndWait({ services: manager, health: (name) => deps.health(name) }, service, ROLLBACK_HEALTH_TIMEOUT_MS);
       deps.stdout(`restart ${service}: ${problem === null ? 'healthy' : `NOT healthy: ${problem}`}\n`);
       ok &&= problem === null;
     }

@@ -3,7 +3,7 @@ import type { LeaseSemaphore } from '../cluster/semaphore.js';
 import type { OperatorInput } from '../core/observation.js';
 import type { PluginProber } from '../host/cni-plugin.js';
 import type { CommandRunner } from '../host/commands.js';
-import type { HealthCheck, HealthProbe } from '../host/health.js';
+import type { HealthCheck, ServiceProbes } from '../host/health.js';
 import type { HostFs } from '../host/host-fs.js';
 import type { ServiceManager } from '../host/service-manager.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -62,7 +62,7 @@ export interface DaemonDeps {
   readonly plugins: PluginProber;
   readonly services: ServiceManager;
   /** A service's own health endpoint; the daemon adds the process and cluster stages for the kubelet. */
-  readonly health: (service: string) => HealthProbe;
+  readonly health: ServiceProbes;
   readonly metrics: AgentMetrics;
   readonly logger: Logger;
   readonly now: () => number;

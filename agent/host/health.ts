@@ -12,6 +12,9 @@ export interface HealthProbe {
   waitHealthy(timeoutMs: number): Promise<HealthVerdict>;
 }
 
+/** A service's own health endpoint, given what is known of the node (its IP, where an endpoint moves to it). */
+export type ServiceProbes = (service: string, node?: { readonly nodeIp: string | null }) => HealthProbe;
+
 /** One condition of a health gate, checked once: null when it holds, else why not. */
 export interface HealthCheck {
   check(): Promise<string | null>;
