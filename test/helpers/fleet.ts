@@ -7,10 +7,10 @@ import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
 import { silentLogger } from '../../agent/telemetry/logger.js';
 import { AgentMetrics } from '../../agent/telemetry/metrics.js';
-import type { FakeApiServer } from '../fakes/fake-api-server.js';
+import { FakeApiServer } from '../fakes/fake-api-server.js';
 import { FakeCommandRunner } from '../fakes/fake-command-runner.js';
 import { StandInKubelet, type StandInOptions } from '../fakes/stand-in-kubelet.js';
-import { copyFixture, tempDir } from './host.js';
+import { cleanupTempDirs, copyFixture, tempDir } from './host.js';
 
 /** One simulated node: its host root, its stand-in kubelet and its agent (a Daemon wired to the cluster). */
 export interface SimulatedNode {
@@ -99,4 +99,26 @@ export async function simulatedNode(
     },
   );
   return { name, root, kubelet: standIn, daemon, metrics };
+}
+
+/** Registers a fresh fake API server and node list per test, and stops every agent and the server after. */
+export function fleetHooks(): { readonly server: FakeApiServer; readonly nodes: SimulatedNode[] } {
+  const state = { server: null as FakeApiServer | null, nodes: [] as SimulatedNode[] };
+  beforeEach(async () => {
+    state.server = await new FakeApiServer().start();
+    state.nodes = [];
+  });
+  afterEach(async () => {
+    await Promise.all(state.nodes.map((node) => node.daemon.stop()));
+    await state.server?.stop();
+    cleanupTempDirs();
+  });
+  return {
+    get server() {
+      return state.server!;
+    },
+    get nodes() {
+      return state.nodes;
+    },
+  };
 }

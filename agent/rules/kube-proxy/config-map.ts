@@ -97,38 +97,12 @@ export function planKubeProxyConfigMap(inputs: KubeProxyConfigInputs): KubeProxy
       Array.isArray(current) &&
       current.length > 0 &&
       (current.includes('primary') || inputs.nodeIPs.every((ip) => current.some((cidr) => typeof cidr === 'string' && cidrContains(cidr, ip))));
-    if (unreadable)
-      findings.push(
-        finding(KUBE_PROXY_NODEPORTS, title, [], {
-          status: 'unknown',
-          expected,
-          actual: 'unknown',
-          remediable: false,
-          message: `${SOURCE} is not a YAML mapping`,
-        }),
-      );
-    else if (covers && (given === null || sameSet(current as string[], given)))
-      findings.push(finding(KUBE_PROXY_NODEPORTS, title, [], { status: 'pass', expected, actual, remediable: false, message: '' }));
-    else if (!version)
-      findings.push(
-        finding(KUBE_PROXY_NODEPORTS, title, [], {
-          status: 'unknown',
-          expected,
-          actual,
-          remediable: false,
-          message: 'kube-proxy version unknown (no image tag on the kube-proxy DaemonSet): nothing is changed without it',
-        }),
-      );
-    else if (desired.length === 0)
-      findings.push(
-        finding(KUBE_PROXY_NODEPORTS, title, [], {
-          status: 'unknown',
-          expected,
-          actual,
-          remediable: false,
-          message: 'no node reports an InternalIP: cannot compute the ranges',
-        }),
-      );
+    const verdict = (status: 'pass' | 'unknown', message: string, shown = actual) =>
+      findings.push(finding(KUBE_PROXY_NODEPORTS, title, [], { status, expected, actual: shown, remediable: false, message }));
+    if (unreadable) verdict('unknown', `${SOURCE} is not a YAML mapping`, 'unknown');
+    else if (covers && (given === null || sameSet(current as string[], given))) verdict('pass', '');
+    else if (!version) verdict('unknown', 'kube-proxy version unknown (no image tag on the kube-proxy DaemonSet): nothing is changed without it');
+    else if (desired.length === 0) verdict('unknown', 'no node reports an InternalIP: cannot compute the ranges');
     else {
       findings.push(finding(KUBE_PROXY_NODEPORTS, title, [], { status: 'fail', expected, actual, remediable: true, message: '' }));
       doc.set('nodePortAddresses', doc.createNode(desired, { flow: true }));

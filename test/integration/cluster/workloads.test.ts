@@ -1,9 +1,9 @@
 import { expect } from 'chai';
+import { policyFrom } from '../../helpers/policy.js';
 import { clusterApi, loadKubeConfig } from '../../../agent/cluster/client.js';
 import { DEFAULT_EVENT_LIMITS, EventRecorder } from '../../../agent/cluster/events.js';
-import { parsePolicy, type Policy } from '../../../agent/core/policy.js';
+import type { Policy } from '../../../agent/core/policy.js';
 import { WorkloadAuditor } from '../../../agent/daemon/workload-audit.js';
-import { RULE_VALUE_SPECS } from '../../../agent/rules/index.js';
 import { silentLogger } from '../../../agent/telemetry/logger.js';
 import { AgentMetrics } from '../../../agent/telemetry/metrics.js';
 import { FakeApiServer, type ApiObject } from '../../fakes/fake-api-server.js';
@@ -32,12 +32,6 @@ const HARDENED = {
   securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
   resources: { limits: { cpu: '100m', memory: '64Mi' } },
 };
-
-function policy(extra = ''): Policy {
-  const result = parsePolicy(`apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\n${extra}`, 'p.yaml', RULE_VALUE_SPECS);
-  if (!result.ok) throw new Error(result.errors.join('\n'));
-  return result.policy;
-}
 
 describe('workload audit: a watch on this node’s pods through the real client', function () {
   this.timeout(20_000);
@@ -83,7 +77,7 @@ describe('workload audit: a watch on this node’s pods through the real client'
   it('reports pods on this node only, follows new and deleted pods without polling, and records an Event on the pod', async () => {
     server.putPod(pod('shop', 'web', 'node-a', HARDENED));
     server.putPod(pod('shop', 'elsewhere', 'node-b', { securityContext: { privileged: true } }));
-    const events = await start(policy());
+    const events = await start(policyFrom());
     await waitFor(() => auditor!.last !== null, 5000, 'the first audit');
     expect(auditor!.last!.pods).to.equal(1);
     expect(auditor!.last!.violations).to.deep.equal([]);
@@ -106,7 +100,7 @@ describe('workload audit: a watch on this node’s pods through the real client'
   });
 
   it('resumes when the server closes the watch, and honours exemptions and the agent’s own pod', async () => {
-    const exempting = policy(
+    const exempting = policyFrom(
       'exemptions:\n  - { rule: workload.host-namespaces, namespaces: [monitoring], reason: "node-exporter", expires: 2999-01-01 }\n',
     );
     server.putPod(pod('monitoring', 'node-exporter', 'node-a', HARDENED, { hostNetwork: true, hostPID: true }));

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
+import { policyFrom } from '../../helpers/policy.js';
 import { evaluateRules } from '../../../agent/core/evaluate.js';
 import type { Observation } from '../../../agent/core/observation.js';
 import { buildPlan } from '../../../agent/core/planner.js';
-import { defaultPolicy, parsePolicy, type Policy } from '../../../agent/core/policy.js';
+import { defaultPolicy, type Policy } from '../../../agent/core/policy.js';
 import { buildContext } from '../../../agent/rules/context.js';
 import { RULE_VALUE_SPECS, RULES } from '../../../agent/rules/index.js';
 import { kubeadmNode, observation } from '../../helpers/observation.js';
@@ -19,12 +20,6 @@ function after(plan: ReturnType<typeof buildPlan>, path: string): string {
   const change = plan.changes.find((candidate) => candidate.path === path && candidate.action === 'write');
   if (!change || change.action !== 'write') throw new Error(`no write of ${path}`);
   return change.after;
-}
-
-function policyWith(yaml: string): Policy {
-  const result = parsePolicy(`apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\n${yaml}`, 'p', RULE_VALUE_SPECS);
-  if (!result.ok) throw new Error(result.errors.join('; '));
-  return result.policy;
 }
 
 describe('kubelet settings: effective value', () => {
@@ -120,7 +115,7 @@ describe('kubelet settings: KUBERNETES-FACTS cases', () => {
       '/var/lib/kubelet/config.yaml': 'kind: KubeletConfiguration\ntlsCipherSuites:\n- TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n',
       '/etc/default/kubelet': 'KUBELET_EXTRA_ARGS="--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 --v=2"\n',
     });
-    const { find, plan } = judge(obs, policyWith('rules:\n  kubelet.tls-min-version: { value: VersionTLS13 }\n'));
+    const { find, plan } = judge(obs, policyFrom('rules:\n  kubelet.tls-min-version: { value: VersionTLS13 }\n'));
     expect(find('kubelet.tls-cipher-suites').finding.status).to.equal('fail');
     expect(after(plan, '/var/lib/kubelet/config.yaml')).to.not.contain('tlsCipherSuites');
     expect(after(plan, '/var/lib/kubelet/config.yaml')).to.contain('tlsMinVersion: VersionTLS13');

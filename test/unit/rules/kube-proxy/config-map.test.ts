@@ -1,20 +1,15 @@
 import { expect } from 'chai';
+import { policyFrom } from '../../../helpers/policy.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cidrContains, coveringCidrs, isIpPort } from '../../../../agent/core/cidr.js';
-import { defaultPolicy, parsePolicy, type Policy } from '../../../../agent/core/policy.js';
+import { defaultPolicy, parsePolicy } from '../../../../agent/core/policy.js';
 import { RULE_VALUE_SPECS } from '../../../../agent/rules/index.js';
 import { planKubeProxyConfigMap, validateKubeProxyConfig } from '../../../../agent/rules/kube-proxy/config-map.js';
 import { REPO } from '../../../helpers/host.js';
 
 const CONF = readFileSync(path.join(REPO, 'test/fixtures/cluster/kube-proxy-config.conf'), 'utf8');
 const v = (minor: number) => ({ major: 1, minor, patch: 0 });
-
-function policy(yaml: string): Policy {
-  const result = parsePolicy(`apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\n${yaml}`, 'p.yaml', RULE_VALUE_SPECS);
-  if (!result.ok) throw new Error(result.errors.join('\n'));
-  return result.policy;
-}
 
 describe('CIDR helpers', () => {
   it('covers addresses with the smallest prefix per family', () => {
@@ -55,7 +50,7 @@ describe('kube-proxy ConfigMap (pure)', () => {
     expect(planKubeProxyConfigMap({ text: CONF, version: v(30), nodeIPs: nodes, policy: base }).after).to.contain(
       'nodePortAddresses: [ 10.0.0.0/20 ]',
     );
-    const given = policy('rules:\n  kube-proxy.nodeport-addresses: { value: [10.0.0.0/16] }\n');
+    const given = policyFrom('rules:\n  kube-proxy.nodeport-addresses: { value: [10.0.0.0/16] }\n');
     expect(planKubeProxyConfigMap({ text: CONF, version: v(31), nodeIPs: nodes, policy: given }).after).to.contain(
       'nodePortAddresses: [ 10.0.0.0/16 ]',
     );
@@ -83,7 +78,7 @@ describe('kube-proxy ConfigMap (pure)', () => {
       text: CONF,
       version: v(31),
       nodeIPs: ['10.0.1.5'],
-      policy: policy('rules:\n  kube-proxy.healthz-bind-address: { value: "127.0.0.1:10256" }\n'),
+      policy: policyFrom('rules:\n  kube-proxy.healthz-bind-address: { value: "127.0.0.1:10256" }\n'),
     });
     expect(chosen.after).to.contain('healthzBindAddress: "127.0.0.1:10256"');
   });

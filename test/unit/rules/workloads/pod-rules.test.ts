@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { policyFrom } from '../../../helpers/policy.js';
 import { defaultPolicy, parsePolicy, type Policy } from '../../../../agent/core/policy.js';
 import { RULE_VALUE_SPECS } from '../../../../agent/rules/index.js';
 import type { ContainerLike, PodLike } from '../../../../agent/rules/workloads/pod-view.js';
@@ -27,12 +28,6 @@ const policy = defaultPolicy(RULE_VALUE_SPECS);
 
 function rulesOf(pods: PodLike[], with_: Policy = policy): string[] {
   return auditWorkloads(pods, with_, null, NOW).violations.map((violation) => `${violation.rule}: ${violation.message}`);
-}
-
-function policyWith(yaml: string): Policy {
-  const result = parsePolicy(`apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\n${yaml}`, 'p.yaml', RULE_VALUE_SPECS);
-  if (!result.ok) throw new Error(result.errors.join('\n'));
-  return result.policy;
 }
 
 describe('workload audit: the seed rules', () => {
@@ -97,13 +92,13 @@ describe('workload audit: the seed rules', () => {
 
   it('an allowed capability from the policy passes; a disabled rule is not checked', () => {
     const netAdmin = pod((_s, c) => (sc(c).capabilities = { add: ['NET_ADMIN'] }));
-    expect(rulesOf([netAdmin], policyWith('rules:\n  workload.capabilities: { value: [NET_ADMIN] }\n'))).to.deep.equal([]);
-    expect(rulesOf([netAdmin], policyWith('rules:\n  workload.capabilities: { enabled: false }\n'))).to.deep.equal([]);
+    expect(rulesOf([netAdmin], policyFrom('rules:\n  workload.capabilities: { value: [NET_ADMIN] }\n'))).to.deep.equal([]);
+    expect(rulesOf([netAdmin], policyFrom('rules:\n  workload.capabilities: { enabled: false }\n'))).to.deep.equal([]);
   });
 
   it('exemptions match rule, namespace and labels, and end at the start of their expiry day', () => {
     const privileged = (namespace: string, labels: Record<string, string>) => pod((_s, c) => (sc(c).privileged = true), { namespace, labels });
-    const exempting = policyWith(
+    const exempting = policyFrom(
       [
         'exemptions:',
         '  - { rule: workload.privileged, namespaces: [kube-system], reason: "CNI agents", expires: 2027-01-01 }',
