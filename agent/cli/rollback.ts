@@ -27,6 +27,7 @@ written back. Then the services that apply changed are restarted (unless --no-re
   --no-restart           restore files only; restart the services yourself
 
 Backups live in <host-root>/var/lib/kube-harden/backups/ and are pruned by the policy's backups.retain.
+An apply that was killed half-way (state in-progress in --list) is undone like any other.
 
 Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation or no such backup.`,
   async run(argv, deps) {
@@ -49,7 +50,9 @@ Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation or no su
       deps.stdout(journals.length === 0 ? 'no backups\n' : `${journals.map(describe).join('\n')}\n`);
       return EXIT.ok;
     }
-    const undoable = journals.filter((journal) => journal.state !== 'rolled-back' && journal.state !== 'in-progress');
+    // An apply killed half-way stays "in-progress": its journal lists each step before the step was
+    // taken, so undoing it restores what it touched (a step never taken is restored to what it was).
+    const undoable = journals.filter((journal) => journal.state !== 'rolled-back');
     let targets: Journal[];
     if (values.to) {
       if (!journals.some((journal) => journal.id === values.to)) throw new InputError(`no backup with id ${values.to} (see --list)`);

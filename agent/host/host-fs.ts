@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DirState, FileState, StatState } from '../core/observation.js';
@@ -117,14 +118,24 @@ export class HostFs {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       await mkdir(dir, { recursive: true, mode: 0o755 });
     }
-    const temp = path.join(dir, `.${path.basename(real)}.kube-harden-${randomBytes(4).toString('hex')}.tmp`);
+    const parent = await lstat(dir);
+    const prefix = `.${path.basename(real)}.kube-harden-`;
+    const temp = path.join(dir, `${prefix}${randomBytes(4).toString('hex')}.tmp`);
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
+      // The directory must still be the one resolved inside the host root: a parent swapped for a
+      // symlink after resolution would otherwise carry the write outside. Checked before any data is
+      // written and again right before the rename.
+      await this.sameDirectory(hostPath, dir, parent, handle);
       await handle.chmod(mode); // mode (and owner) before data: secrets are never readable by others
       if (owner && process.getuid?.() === 0) await handle.chown(owner.uid, owner.gid);
       await handle.writeFile(data);
       await handle.sync();
       await handle.close();
+      await this.sameDirectory(hostPath, dir, parent, null);
+      const target = await lstat(real).catch(() => null);
+      if (target && !target.isFile())
+        throw new Error(`${hostPath} became a ${target.isSymbolicLink() ? 'symbolic link' : 'non-file'} while being written; not replaced`);
       await rename(temp, real);
       await fsyncDir(dir);
     } catch (error) {
@@ -132,6 +143,22 @@ export class HostFs {
       await rm(temp, { force: true });
       throw error;
     }
+    await this.removeStaleTemps(dir, prefix);
+  }
+
+  /** Refuses to go on when `dir` is no longer the directory `hostPath` resolved to (identity, not name). */
+  private async sameDirectory(hostPath: string, dir: string, parent: Stats, temp: FileHandle | null): Promise<void> {
+    const now = await lstat(dir).catch(() => null);
+    const again = path.dirname(await this.hostRoot.resolve(hostPath));
+    const tempInfo = temp ? await temp.stat() : null;
+    if (!now || !now.isDirectory() || now.ino !== parent.ino || now.dev !== parent.dev || again !== dir || (tempInfo && tempInfo.dev !== parent.dev))
+      throw new Error(`${hostPath}: a parent directory changed while writing (swapped for a link?); nothing written`);
+  }
+
+  /** A crash can leave a dot-prefixed temp file (invisible to components); the next write of the file clears it. */
+  private async removeStaleTemps(dir: string, prefix: string): Promise<void> {
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    for (const entry of entries) if (entry.startsWith(prefix) && entry.endsWith('.tmp')) await rm(path.join(dir, entry), { force: true });
   }
 
   /** Writes in place (procfs has no rename): used only for /proc/sys. */
