@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { MAX_CONFIG_BYTES } from '../host/host-fs.js';
 import { collectTargets, evaluateRules } from '../core/evaluate.js';
 import type { Observation, OperatorInput } from '../core/observation.js';
 import type { EvaluatedRule } from '../core/planner.js';
@@ -45,12 +47,33 @@ export async function inspectNode(
 export async function readPolicyFile(file: string | null): Promise<PolicyParseResult> {
   if (!file) return { ok: true, policy: defaultPolicy(RULE_VALUE_SPECS) };
   let text: string;
+  let handle: FileHandle | undefined;
   try {
-    text = await readFile(file, 'utf8');
+    // Non-blocking open and a type check first: a FIFO where the policy should be must not hang the agent.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat();
+    if (!info.isFile())
+      return { ok: false, errors: [`cannot read policy ${file}: ${info.isDirectory() ? 'is a directory' : 'is not a regular file'}`] };
+    if (info.size > MAX_CONFIG_BYTES) return { ok: false, errors: [`cannot read policy ${file}: larger than ${MAX_CONFIG_BYTES} bytes`] };
+    const bytes = await handle.readFile();
+    text = bytes.toString('utf8');
+    if (bytes.includes(0) || !Buffer.from(text, 'utf8').equals(bytes))
+      return { ok: false, errors: [`cannot read policy ${file}: not a UTF-8 text file`] };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(error);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : code === 'ELOOP'
+              ? 'a symbolic link loop'
+              : String(error);
     return { ok: false, errors: [`cannot read policy ${file}: ${why}`] };
+  } finally {
+    await handle?.close();
   }
   return parsePolicy(text, file, RULE_VALUE_SPECS);
 }
