@@ -161,11 +161,94 @@ async function idleDaemon(seconds: number): Promise<{ rssMiB: number; cpuPercent
   return { rssMiB: last.rssKiB / 1024, cpuPercent: ((last.cpuTicks - first.cpuTicks) / ticksPerSecond / seconds) * 100, readyMs };
 }
 
+/**
+ * The same kind of checks done the way kube-bench does them: one shell process per check (stat for a
+ * file's mode and owner, grep and sed on a manifest or config for a flag or field), on the same
+ * fixture. Returns the wall time of one full pass and how many checks it ran.
+ */
+function kubeBenchStyle(runs: number): { times: number[]; checks: number } {
+  const root = host('kubeadm-control-plane', 'cni-flannel');
+  const manifests = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map(
+    (name) => `${root}/etc/kubernetes/manifests/${name}.yaml`,
+  );
+  const files = [
+    ...manifests,
+    ...['admin.conf', 'super-admin.conf', 'scheduler.conf', 'controller-manager.conf', 'kubelet.conf'].map(
+      (name) => `${root}/etc/kubernetes/${name}`,
+    ),
+    `${root}/etc/kubernetes/pki`,
+    `${root}/var/lib/kubelet/config.yaml`,
+    `${root}/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf`,
+  ];
+  const flag = (file: string, name: string) => `grep -E -- '--${name}(=|\\s)' ${file} | sed -e 's/.*--${name}=//' -e 's/"//g'`;
+  const field = (name: string) => `grep -E '^${name}:' ${root}/var/lib/kubelet/config.yaml | sed -e 's/^${name}: *//'`;
+  const commands = [
+    ...files.flatMap((file) => [`stat -c %a ${file}`, `stat -c %U:%G ${file}`]),
+    ...[
+      'anonymous-auth',
+      'profiling',
+      'authorization-mode',
+      'enable-admission-plugins',
+      'audit-log-path',
+      'audit-log-maxage',
+      'audit-log-maxbackup',
+      'audit-log-maxsize',
+      'kubelet-certificate-authority',
+      'service-account-lookup',
+      'service-account-key-file',
+      'etcd-certfile',
+      'tls-cert-file',
+      'client-ca-file',
+      'etcd-cafile',
+      'encryption-provider-config',
+      'tls-cipher-suites',
+    ].map((name) => flag(manifests[0]!, name)),
+    ...[
+      'profiling',
+      'terminated-pod-gc-threshold',
+      'use-service-account-credentials',
+      'service-account-private-key-file',
+      'root-ca-file',
+      'bind-address',
+    ].map((name) => flag(manifests[1]!, name)),
+    ...['profiling', 'bind-address'].map((name) => flag(manifests[2]!, name)),
+    ...[
+      'readOnlyPort',
+      'streamingConnectionIdleTimeout',
+      'protectKernelDefaults',
+      'tlsMinVersion',
+      'tlsCipherSuites',
+      'podPidsLimit',
+      'rotateCertificates',
+      'address',
+    ].map(field),
+    'ps -ef | grep kubelet | grep -v grep',
+  ];
+  const times: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const start = process.hrtime.bigint();
+    for (const command of commands) spawnSync('/bin/sh', ['-c', command], { stdio: 'ignore' });
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return { times, checks: commands.length };
+}
+
 async function main_(): Promise<void> {
   const idleSeconds = Number(process.env.KUBE_HARDEN_BENCH_IDLE_SECONDS ?? 60);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   log('audit, cold process (control plane + flannel) ...');
   const audit = stats(cliWallTimes(['audit', '--output', 'json'], ['kubeadm-control-plane', 'cni-flannel'], 15, false));
+  log('node -e 0 (Node.js start-up alone) ...');
+  const nodeStart = stats(
+    Array.from({ length: 15 }, () => {
+      const start = process.hrtime.bigint();
+      spawnSync(process.execPath, ['-e', '0']);
+      return Number(process.hrtime.bigint() - start) / 1e6;
+    }),
+  );
+  log('kube-bench-style baseline: a shell process per check ...');
+  const baselineRun = kubeBenchStyle(15);
+  const baseline = stats(baselineRun.times);
   log('reconcile in process ...');
   const reconcile = stats(await inProcessReconcile(105));
   log('apply --no-restart, cold process, fresh host each run ...');
@@ -188,6 +271,8 @@ Machine: ${machine}.
 | measurement | runs | median | p90 | p99 | min | max |
 |---|---|---|---|---|---|---|
 ${row(`CLI \`audit --output json\`, cold process, control-plane + flannel fixture (${RULES.length} rules)`, audit)}
+${row(`baseline: the same kind of checks as kube-bench runs them, one \`sh -c\` (stat, grep, sed) per check (${baselineRun.checks} checks), same fixture`, baseline)}
+${row('`node -e 0`: Node.js start-up alone', nodeStart)}
 ${row('in-process reconcile: observe + evaluate, same fixture (warm)', reconcile)}
 ${row('CLI `apply --no-restart`, cold process, fresh fixture each run (about 40 changes incl. plugin install)', apply)}
 ${row('drift correction: config.yaml tampered → hardened again (daemon, real watcher)', drift)}
@@ -195,6 +280,11 @@ ${row('drift correction: config.yaml tampered → hardened again (daemon, real w
 Idle daemon (\`kube-harden run\`, worker + flannel fixture, no restarts), sampled from /proc over ${idleSeconds} s after
 a 5 s settle: **RSS ${idle.rssMiB.toFixed(1)} MiB**, **CPU ${idle.cpuPercent.toFixed(2)} %** of one core
 (the 10 s sysctl poll is the only periodic work); ready (first reconcile done) ${idle.readyMs} ms after start.
+
+Cold \`audit\` against the shell baseline: ratio **${(audit.median / baseline.median).toFixed(2)}** (audit median ${ms(audit.median)},
+baseline ${ms(baseline.median)}; below 1 means the audit is faster). The audit judges effective values
+(flags over drop-ins over config over defaults) and probes the CNI plugin by running it, which the grep
+baseline does not. Node.js start-up alone is ${ms(nodeStart.median)} of the cold audit.
 
 Notes:
 - The cold CLI time is mostly Node.js start-up and module loading; the reconcile itself is the in-process row.

@@ -31,6 +31,14 @@ const META: RuleMeta = {
   versions: 'all',
 };
 
+/**
+ * systemd-sysctl orders files by name with strcmp: byte order, not the locale's collation (which also
+ * costs ICU's start-up, about 15 ms of a cold audit).
+ */
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function sysctlTargets(obs: Observation): Targets {
   const files = [KUBE_HARDEN_SYSCTL_FILE, SYSCTL_CONF];
   for (const dir of SYSCTL_DIRS)
@@ -98,7 +106,7 @@ export const sysctlKubeletKernelDefaults: Rule<NodeContext> = {
     const position =
       ownIndex >= 0
         ? ownIndex
-        : [...order, KUBE_HARDEN_SYSCTL_FILE].sort((a, b) => basename(a).localeCompare(basename(b))).indexOf(KUBE_HARDEN_SYSCTL_FILE);
+        : [...order, KUBE_HARDEN_SYSCTL_FILE].sort((a, b) => byteOrder(basename(a), basename(b))).indexOf(KUBE_HARDEN_SYSCTL_FILE);
     for (const [key, want] of KUBELET_KERNEL_DEFAULTS) {
       const persisted = values.get(key);
       if (persisted?.value === want) continue;
