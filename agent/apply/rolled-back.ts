@@ -65,9 +65,13 @@ export class RolledBackChanges {
     await this.save();
   }
 
-  /** The rules to hold for this plan; forgets entries the plan no longer produces. */
-  async holdFor(plan: Plan): Promise<Map<string, string>> {
-    const { held, stale } = matchRolledBack(plan, this.entries);
+  /**
+   * The rules to hold, judged against the plan made without holds (built only when something is
+   * remembered); forgets entries that plan no longer produces.
+   */
+  async holdFor(unheldPlan: () => Plan): Promise<Map<string, string>> {
+    if (this.entries.length === 0) return new Map();
+    const { held, stale } = matchRolledBack(unheldPlan(), this.entries);
     if (stale.length > 0) {
       this.entries = this.entries.filter((entry) => !stale.includes(entry));
       await this.save();

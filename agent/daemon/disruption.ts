@@ -60,8 +60,11 @@ export class DisruptionControl {
     noRestartFor: (plan: Plan) => boolean,
     onSlotFree: () => void,
   ): Promise<{ current: Plan; held: Map<string, string>; noRestart: boolean; waiting: boolean; disrupting: boolean }> {
-    const held = new Map([...flapHeld, ...(await this.rolledBack.holdFor(plan(new Map())))]);
-    let current = plan(held);
+    // The drift loop runs this on every correction: plan once unless something is actually held.
+    let unheld: Plan | null = null;
+    const planUnheld = () => (unheld ??= plan(new Map()));
+    const held = new Map([...flapHeld, ...(await this.rolledBack.holdFor(planUnheld))]);
+    let current = held.size === 0 ? planUnheld() : plan(held);
     const noRestart = noRestartFor(current);
     const waitingRules = await this.admit(current, !noRestart);
     if (waitingRules.size > 0) {
