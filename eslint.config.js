@@ -20,7 +20,7 @@ export default tseslint.config(
         'error',
         {
           paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process', 'execa', '@kubernetes/client-node'],
-          patterns: ['**/host/*', '**/apply/*', '**/cli/*', '**/cluster/*', '**/daemon/*'],
+          patterns: ['**/host/*', '**/node/*', '**/session/*', '**/cli/*', '**/cluster/*', '**/daemon/*'],
         },
       ],
     },

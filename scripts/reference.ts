@@ -28,6 +28,8 @@ export function rulesReference(): string {
     '',
     `${RULES.length} node rules and ${WORKLOAD_RULES.length} workload rules. The prose in [../rules.md](../rules.md) explains how each is judged.`,
     '',
+    'Disruption: `reload` = a kubeadm static pod, recreated by the kubelet when its manifest is written and health-gated right after (on the k8s snap the same rule restarts the snap service); `restart` = a systemd restart after every change is written; `none` = takes effect as written.',
+    '',
     '| Rule | Title | CIS | Component | Fix | Disruption | Requires | Versions | Policy value (default) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...RULES.map(({ meta }) =>

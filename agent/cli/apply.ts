@@ -1,6 +1,5 @@
-import { executePlan } from '../apply/executor.js';
-import { buildPlan } from '../core/planner.js';
-import { BackupStore } from '../host/backups.js';
+import { RestartSlots } from '../session/restart-slot.js';
+import { EnforcementSession } from '../session/session.js';
 import { COMMON_HELP, EXIT, EXIT_HELP, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
 import type { Command } from './command.js';
 import { hostRestartGate, loadNode } from './node.js';
@@ -42,25 +41,26 @@ ${EXIT_HELP}`,
     const node = await loadNode(common, deps);
     if (node.policy.mode === 'audit')
       throw new UsageError('the policy mode is "audit": apply changes nothing (use audit or plan, or set mode: enforce)');
-    const plan = buildPlan(node.evaluated, node.obs, node.policy);
-    const result = await executePlan(
-      {
-        fs: node.fs,
-        plugins: node.plugins,
-        backups: new BackupStore(node.fs, deps.now),
-        services: deps.services(common.hostRoot),
-        health: hostRestartGate(node, deps),
-        logger: deps.logger,
-      },
-      {
-        plan,
-        obs: node.obs,
-        replan: (failedRules) => buildPlan(node.evaluated, node.obs, node.policy, { failedRules }),
-        noRestart: values['no-restart'] === true,
-        healthTimeoutMs: node.policy.restarts.healthTimeoutSeconds * 1000,
-        retainBackups: node.policy.backups.retain,
-      },
-    );
+    // The CLI has no restart slot and remembers no rollback across runs: an operator runs it by hand.
+    const session = new EnforcementSession({
+      fs: node.fs,
+      plugins: node.plugins,
+      services: deps.services(common.hostRoot),
+      logger: deps.logger,
+      now: () => deps.now().getTime(),
+      slots: new RestartSlots(null, deps.logger, 0, () => undefined),
+      held: null,
+      cluster: null,
+    });
+    const noRestart = values['no-restart'] === true;
+    const outcome = await session.enforceNode({
+      policy: node.policy,
+      policyKey: '',
+      node,
+      gate: hostRestartGate(node, deps),
+      noRestart: () => noRestart,
+    });
+    const result = outcome.result ?? { backupId: null, changes: [], activations: [], blocked: outcome.plan.blocked, ok: true, unhealthy: [] };
     deps.stdout(format === 'json' ? applyJson(result) : applyTable(result));
     // Findings remain when a change failed, a failing rule was blocked, or a rule could not be judged.
     const unknown = node.evaluated.some((rule) => rule.evaluation.finding.status === 'unknown');

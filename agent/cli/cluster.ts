@@ -6,7 +6,7 @@ import { nodeHealthCheck } from '../cluster/node-health.js';
 import { NodeAnnotator } from '../cluster/node-status.js';
 import { LeaseSemaphore } from '../cluster/semaphore.js';
 import type { Policy } from '../core/policy.js';
-import { LEADER_PREFIX } from '../daemon/cluster-settings.js';
+import { LEADER_PREFIX } from '../session/cluster-settings.js';
 import type { DaemonCluster } from '../daemon/daemon.js';
 import { WorkloadAuditor } from '../daemon/workload-audit.js';
 import type { SelfPod } from '../rules/workloads/pod-rules.js';
@@ -79,16 +79,28 @@ export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: 
     slots: () => wiring.policy().restarts.maxConcurrent,
     leaseDurationSeconds: () => wiring.policy().restarts.leaseDurationSeconds,
     now: wiring.now,
+    onRenewError: (error) => {
+      wiring.metrics.apiErrors.inc({ operation: 'lease.renew' });
+      logger.warn('restart slot renewal failed; retried, the slot expires after a lease duration without one', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    },
+    onLost: (slot) => {
+      wiring.metrics.apiErrors.inc({ operation: 'lease.lost' });
+      logger.error('restart slot taken by another holder: this agent stalled past its lease duration', { slot });
+    },
   });
   const events = new EventRecorder(api.events, {
     namespace: 'default',
     node: { name: nodeName, uid },
     ...DEFAULT_EVENT_LIMITS,
     now: wiring.now,
-    onError: (error) =>
+    onError: (error) => {
+      wiring.metrics.apiErrors.inc({ operation: 'events.create' });
       logger.warn('event not recorded', {
         error: error instanceof ConflictError ? 'conflict' : error instanceof Error ? error.message : String(error),
-      }),
+      });
+    },
   });
   const workloads = new WorkloadAuditor(
     nodeName,

@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises';
 import type { OperatorInput } from '../core/observation.js';
 import type { Policy } from '../core/policy.js';
-import { restartGate, type RestartGate } from '../apply/health-gate.js';
-import { inspectNode, readPolicyFile, type InspectedNode } from '../apply/inspect.js';
+import { restartGate, type RestartGate } from '../node/health-gate.js';
+import { inspectNode, type InspectedNode } from '../node/inspect.js';
+import { readPolicyFile } from '../node/policy-file.js';
 import { ExecPluginProber, type PluginProber } from '../host/cni-plugin.js';
 import type { CommandRunner } from '../host/commands.js';
 import { HostFs } from '../host/host-fs.js';

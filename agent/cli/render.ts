@@ -1,7 +1,7 @@
 import { summarize, type Finding } from '../core/finding.js';
 import type { Plan, PlannedChange } from '../core/plan.js';
 import { unifiedDiff } from '../formats/diff.js';
-import type { ApplyResult } from '../apply/executor.js';
+import type { ApplyResult } from '../node/executor.js';
 import type { WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import type { LoadedNode } from './node.js';
 
@@ -118,7 +118,12 @@ export function changeDiff(change: PlannedChange): string {
 export function planJson(plan: Plan): object {
   return {
     changes: plan.changes.map((change) => ({ path: change.path, action: change.action, rules: change.rules, diff: changeDiff(change) })),
-    restarts: plan.restarts.map((restart) => ({ service: restart.service, reason: restart.reason, disruption: restart.disruption })),
+    restarts: plan.activations.map((activation) => ({
+      service: activation.service,
+      kind: activation.kind,
+      reason: activation.reason,
+      disruption: activation.disruption,
+    })),
     blocked: plan.blocked,
   };
 }
@@ -127,7 +132,7 @@ export function planDiff(plan: Plan): string {
   const parts: string[] = [];
   for (const change of plan.changes) parts.push(`# ${change.action} ${change.path} (${change.rules.join(', ')})\n${changeDiff(change)}`);
   if (plan.changes.length === 0) parts.push('# no changes: the node matches the policy for every rule kube-harden can fix\n');
-  for (const restart of plan.restarts) parts.push(`# restart ${restart.service}: ${restart.reason}\n`);
+  for (const activation of plan.activations) parts.push(`# ${activation.kind} ${activation.service}: ${activation.reason}\n`);
   for (const blocked of plan.blocked) parts.push(`# blocked ${blocked.id}: ${blocked.reason}\n`);
   return parts.join('');
 }
@@ -142,7 +147,14 @@ export function applyJson(result: ApplyResult): string {
       result: entry.result,
       ...(entry.error ? { error: entry.error } : {}),
     })),
-    restarts: result.restarts,
+    restarts: result.activations.map(({ activation, result, error }) => ({
+      service: activation.service,
+      kind: activation.kind,
+      reason: activation.reason,
+      rules: activation.rules,
+      result,
+      ...(error ? { error } : {}),
+    })),
     blocked: result.blocked,
     backupId: result.backupId,
     ok: result.ok,
@@ -157,9 +169,9 @@ export function applyTable(result: ApplyResult): string {
     if (entry.error) lines.push(`${''.padEnd(21)}${entry.error}`);
   }
   if (result.changes.length === 0) lines.push('(nothing to change)');
-  for (const restart of result.restarts)
+  for (const { activation, result: outcome, error } of result.activations)
     lines.push(
-      `restart ${restart.service}: ${restart.result}${restart.result === 'pending' ? ' (--no-restart: restart it to load the new settings)' : ''}${restart.error ? `: ${restart.error}` : ''}`,
+      `${activation.kind} ${activation.service}: ${outcome}${outcome === 'pending' ? ' (--no-restart: restart it to load the new settings)' : ''}${error ? `: ${error}` : ''}`,
     );
   for (const blocked of result.blocked) lines.push(`blocked ${blocked.id}: ${blocked.reason}`);
   if (result.backupId) lines.push(`backup: /var/lib/kube-harden/backups/${result.backupId} (undo with: kube-harden rollback)`);

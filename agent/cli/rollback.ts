@@ -1,4 +1,4 @@
-import { restartAndWait } from '../apply/executor.js';
+import { restartAndWait } from '../node/executor.js';
 import { BackupStore, type Journal } from '../host/backups.js';
 import { HostFs } from '../host/host-fs.js';
 import { HostRoot } from '../host/host-root.js';

@@ -143,12 +143,26 @@ ${COMMON_HELP}`,
         cluster,
       },
     );
+    // Load first: an invalid policy refuses to start (exit 2) before anything listens.
     try {
-      await daemon.start();
+      await daemon.load();
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    const limits = { staleAfterMs: 60_000, stuckAfterMs: 300_000 };
+    // Probes and signal handlers are up before the first reconcile, which may wait minutes on health
+    // gates: /healthz says the loop is alive, /readyz that the first reconcile is done.
+    let stopSignal = (signal: string) => void signal;
+    const stopped = new Promise<void>((resolve) => {
+      stopSignal = (signal) => {
+        logger.info('stopping', { signal });
+        resolve();
+      };
+    });
+    process.once('SIGTERM', () => stopSignal('SIGTERM'));
+    process.once('SIGINT', () => stopSignal('SIGINT'));
+    // Each health gate may take healthTimeoutSeconds, and a rollback another: a reconcile is stuck only
+    // well past what its gates may take.
+    const limits = { staleAfterMs: 60_000, stuckAfterMs: Math.max(300_000, daemon.policyInForce.restarts.healthTimeoutSeconds * 1000 * 8) };
     const servers = [await serveHttp(address, metrics, () => daemon, limits, now, { metrics: true, probes: healthAddress === null })];
     if (healthAddress) servers.push(await serveHttp(healthAddress, metrics, () => daemon, limits, now, { metrics: false, probes: true }));
     logger.info('serving', {
@@ -156,15 +170,10 @@ ${COMMON_HELP}`,
       paths: healthAddress ? ['/metrics'] : ['/metrics', '/healthz', '/readyz'],
     });
     if (servers[1]) logger.info('serving', { address: `${healthAddress!.host}:${boundPort(servers[1])}`, paths: ['/healthz', '/readyz'] });
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info('stopping', { signal });
-        resolve();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
-    await daemon.stop();
+    const started = daemon.start();
+    await stopped;
+    await daemon.stop(); // the reconcile in progress finishes its writes first
+    await started;
     await Promise.all(
       servers.map(
         (server) =>

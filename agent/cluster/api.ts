@@ -16,6 +16,8 @@ export interface LeaseRecord {
   readonly acquireTimeMs: number | null;
   readonly renewTimeMs: number | null;
   readonly labels: Readonly<Record<string, string>>;
+  /** metadata.annotations (a slot held by a node stuck after a rollback says so here, for the next agent). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /** The parts of a Node the health gate and the status writer read. */
@@ -137,5 +139,16 @@ export interface ClusterApi {
   readonly events: EventApi;
   readonly pods: PodApi;
   readonly configMaps: ConfigMapApi;
+  readonly daemonSets: DaemonSetApi;
+}
+
+/**
+ * The reads the leader's cluster settings and the kube-proxy roll make. Their writes go through the
+ * enforcement session (agent/session), which checks the mode first: with this type they have no other path.
+ */
+export interface ClusterReadApi {
+  readonly configMaps: Pick<ConfigMapApi, 'get'>;
+  readonly nodes: Pick<NodeApi, 'list'>;
+  readonly pods: Pick<PodApi, 'listOnNode'>;
   readonly daemonSets: DaemonSetApi;
 }

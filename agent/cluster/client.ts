@@ -76,6 +76,7 @@ function toLeaseRecord(lease: V1Lease): LeaseRecord {
     acquireTimeMs: ms(lease.spec?.acquireTime),
     renewTimeMs: ms(lease.spec?.renewTime),
     labels: lease.metadata?.labels ?? {},
+    annotations: lease.metadata?.annotations ?? {},
   };
 }
 
@@ -87,6 +88,7 @@ function toV1Lease(record: LeaseRecord): V1Lease {
       name: record.name,
       namespace: record.namespace,
       labels: { ...record.labels },
+      ...(record.annotations && Object.keys(record.annotations).length > 0 ? { annotations: { ...record.annotations } } : {}),
       ...(record.resourceVersion ? { resourceVersion: record.resourceVersion } : {}),
     },
     spec: {

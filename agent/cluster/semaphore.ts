@@ -13,7 +13,14 @@ export interface SemaphoreOptions {
   readonly now: () => number;
   /** Lease names are `<prefix>-<index>` (default the restart slots; the leader uses its own). */
   readonly prefix?: string;
+  /** A renewal failed (the API was unreachable or refused); the slot is kept until it expires. */
+  readonly onRenewError?: (error: unknown) => void;
+  /** A renewal found the slot taken by another holder: this agent no longer holds it. */
+  readonly onLost?: (slot: string) => void;
 }
+
+/** On a slot Lease: the service of a node that stayed unhealthy after a rollback (kept across agent restarts). */
+export const STUCK_ANNOTATION = 'kube-harden.io/stuck-service';
 
 /** What a slot looked like the last time this agent read it, and when (on this agent's clock). */
 interface Sighting {
@@ -46,8 +53,6 @@ export class LeaseSemaphore {
   private held: LeaseRecord | null = null;
   private readonly sightings = new Map<string, Sighting>();
   private renewTimer: NodeJS.Timeout | null = null;
-  /** Set when a renewal found the slot taken by someone else (this agent stalled past its lease). */
-  lost = false;
 
   constructor(
     private readonly api: LeaseApi,
@@ -106,8 +111,9 @@ export class LeaseSemaphore {
         this.held = current;
         return this.renew();
       }
-      this.lost = true;
+      const slot = this.held.name;
       this.drop();
+      this.options.onLost?.(slot);
       return false;
     }
   }
@@ -118,13 +124,38 @@ export class LeaseSemaphore {
     const held = this.held;
     this.drop();
     try {
-      await this.api.replace({ ...held, holderIdentity: null, acquireTimeMs: null, renewTimeMs: this.options.now() });
+      await this.api.replace({ ...held, holderIdentity: null, acquireTimeMs: null, renewTimeMs: this.options.now(), annotations: {} });
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       const current = await this.api.get(held.namespace, held.name);
       if (current?.holderIdentity === this.options.holder)
-        await this.api.replace({ ...current, holderIdentity: null, acquireTimeMs: null, renewTimeMs: this.options.now() });
+        await this.api.replace({ ...current, holderIdentity: null, acquireTimeMs: null, renewTimeMs: this.options.now(), annotations: {} });
     }
+  }
+
+  /**
+   * At start: takes back a slot an earlier incarnation of this agent still holds (it was disrupting, or
+   * stuck after a rollback, when its pod restarted). Returns the stuck service recorded on it, '' when
+   * it holds one without a record, null when it holds none.
+   */
+  async adopt(): Promise<string | null> {
+    if (this.held) return this.held.annotations?.[STUCK_ANNOTATION] ?? '';
+    for (let index = 0; index < this.options.slots(); index++) {
+      const current = await this.api.get(this.options.namespace, `${this.options.prefix ?? RESTART_SLOT_PREFIX}-${index}`);
+      if (current?.holderIdentity !== this.options.holder) continue;
+      this.take(current);
+      await this.renew();
+      return current.annotations?.[STUCK_ANNOTATION] ?? '';
+    }
+    return null;
+  }
+
+  /** Records on the held slot that this node is stuck (service) or no longer (null). */
+  async markStuck(service: string | null): Promise<void> {
+    if (!this.held) return;
+    const { [STUCK_ANNOTATION]: _previous, ...others } = this.held.annotations ?? {};
+    void _previous;
+    this.held = await this.api.replace({ ...this.held, annotations: service === null ? others : { ...others, [STUCK_ANNOTATION]: service } });
   }
 
   /** Stops renewing without releasing (process exit while a disruption may still be in progress). */
@@ -153,12 +184,11 @@ export class LeaseSemaphore {
 
   private take(lease: LeaseRecord): void {
     this.held = lease;
-    this.lost = false;
     const every = Math.max(100, (this.options.leaseDurationSeconds() * 1000) / 3);
     this.renewTimer = setInterval(() => {
-      this.renew().catch(() => {
-        // A failed renewal (API unreachable) is retried on the next tick; the slot expires only after
-        // a whole lease duration without one.
+      this.renew().catch((error: unknown) => {
+        // Retried on the next tick; the slot expires only after a whole lease duration without one.
+        this.options.onRenewError?.(error);
       });
     }, every);
     this.renewTimer.unref();

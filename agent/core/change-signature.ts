@@ -1,9 +1,5 @@
-import { createHash } from 'node:crypto';
+import { shortDigest as digest } from './digest.js';
 import type { Plan, PlannedChange } from './plan.js';
-
-function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
-}
 
 /**
  * Identifies a change by what it would do to what: the same target, the same content before and the

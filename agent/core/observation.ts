@@ -124,10 +124,6 @@ export interface Targets {
   readonly shippedPlugins?: readonly string[];
 }
 
-export function fileState(obs: Pick<Observation, 'files'>, path: string): FileState {
-  return obs.files.get(path) ?? { kind: 'error', path, error: 'not observed (internal: missing target)' };
-}
-
 export function dirEntries(obs: Pick<Observation, 'dirs'>, path: string): readonly string[] {
   const dir = obs.dirs.get(path);
   return dir?.kind === 'dir' ? dir.entries : [];

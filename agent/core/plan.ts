@@ -54,12 +54,31 @@ export interface RemoveChange extends ChangeBase {
 
 export type PlannedChange = WriteChange | ChmodChange | ChownChange | SysctlChange | InstallChange | RemoveChange;
 
-/** A service restart (or reload) the plan needs once its changes are written. */
-export interface PlannedRestart {
+/** How a component picks up changes written for it. */
+export type ActivationKind = 'restart' | 'reload' | 'pod-roll';
+
+/**
+ * What restarts (a systemd service), reloads (a static pod: its manifest written) or rolls (kube-proxy
+ * pods) once its changes are written, and which changes it activates. Bound once by the planner: the
+ * executor, the health gate and the rollback memory all work from this binding, never re-derive it
+ * from rule ids after a re-plan.
+ */
+export interface Activation {
+  /** `<kind>:<target>`, unique in a plan; results are keyed by it. */
+  readonly id: string;
+  /** The service or component: `kubelet`, `snap.k8s.kubelet`, `static-pod/kube-apiserver`, `kube-proxy`. */
   readonly service: string;
+  readonly kind: ActivationKind;
   readonly disruption: Disruption;
   readonly reason: string;
   readonly rules: readonly string[];
+  /** `changeKey` of every change this activation loads; a failed gate rolls back exactly these. */
+  readonly changes: readonly string[];
+}
+
+/** Identifies a change within a plan (a path is changed at most once per action). */
+export function changeKey(change: Pick<PlannedChange, 'action' | 'path'>): string {
+  return `${change.action}|${change.path}`;
 }
 
 /** A failing rule the plan does not fix, and why. */
@@ -71,12 +90,8 @@ export interface BlockedRule {
 /** The pure result of planning (DESIGN §1 "plan"). Empty when the node is compliant. */
 export interface Plan {
   readonly changes: readonly PlannedChange[];
-  readonly restarts: readonly PlannedRestart[];
+  readonly activations: readonly Activation[];
   readonly blocked: readonly BlockedRule[];
-}
-
-export function isEmptyPlan(plan: Plan): boolean {
-  return plan.changes.length === 0 && plan.restarts.length === 0;
 }
 
 /** Host path of a sysctl key (`vm.overcommit_memory` → `/proc/sys/vm/overcommit_memory`). */

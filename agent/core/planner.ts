@@ -1,6 +1,6 @@
 import { maxDisruption, type Disruption } from './finding.js';
 import type { Observation } from './observation.js';
-import { sysctlPath, type BlockedRule, type Plan, type PlannedChange, type PlannedRestart } from './plan.js';
+import { changeKey, sysctlPath, type Activation, type BlockedRule, type Plan, type PlannedChange } from './plan.js';
 import { ruleEnabled, type Policy } from './policy.js';
 import type { Evaluation, Remedy, RuleMeta } from './rule.js';
 
@@ -33,7 +33,10 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
   const byId = new Map(rules.map((rule) => [rule.meta.id, rule]));
 
   for (const { meta, evaluation } of rules) {
-    if (!ruleEnabled(policy, meta.id) || evaluation.finding.status !== 'fail') continue;
+    if (!ruleEnabled(policy, meta.id)) continue;
+    // A rule that could not be judged is left alone, and the plan says so (with the file and line).
+    if (evaluation.finding.status === 'unknown') blocked.set(meta.id, `not judged: ${evaluation.finding.message || evaluation.finding.actual}`);
+    if (evaluation.finding.status !== 'fail') continue;
     if (options.failedRules?.has(meta.id)) blocked.set(meta.id, 'its change failed during this apply');
     else if (options.heldRules?.has(meta.id)) blocked.set(meta.id, options.heldRules.get(meta.id)!);
     else if (evaluation.remedy && evaluation.finding.remediable) candidates.set(meta.id, { meta, remedy: evaluation.remedy, stage: 0 });
@@ -69,9 +72,11 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
     ...removalChanges(ordered, obs),
   ];
   changes.sort((a, b) => a.stage - b.stage);
-  const changedRules = new Set(changes.flatMap((change) => change.rules));
-
-  return { changes, restarts: restartsFor(ordered, changedRules), blocked: [...blocked].map(([id, reason]): BlockedRule => ({ id, reason })) };
+  return {
+    changes,
+    activations: activationsFor(ordered, changes),
+    blocked: [...blocked].map(([id, reason]): BlockedRule => ({ id, reason })),
+  };
 }
 
 /** Blocks candidates whose requirements are neither passing nor planned; assigns stages. */
@@ -266,16 +271,40 @@ function removalChanges(ordered: readonly Candidate[], obs: Observation): Planne
   return changes;
 }
 
-function restartsFor(ordered: readonly Candidate[], changedRules: ReadonlySet<string>): PlannedRestart[] {
+/**
+ * Binds each change to what loads it, once: a service restart loads every change of the rules that
+ * need it; a static pod reloads when its manifest is written, and that activation carries the
+ * manifest and the files its rules wrote with it (an admission or audit configuration). A file a
+ * static pod reads only at start, written without its manifest (drift put back), activates nothing:
+ * the running pod keeps what it loaded, and nothing is reported as restarted.
+ */
+function activationsFor(ordered: readonly Candidate[], changes: readonly PlannedChange[]): Activation[] {
   const byService = new Map<string, { disruption: Disruption; reasons: string[]; rules: string[] }>();
   for (const candidate of ordered) {
     const need = candidate.remedy.restart;
-    if (!need || !changedRules.has(candidate.meta.id)) continue;
+    if (!need) continue;
     const entry = byService.get(need.service) ?? { disruption: 'none' as Disruption, reasons: [], rules: [] };
     entry.disruption = maxDisruption(entry.disruption, need.disruption);
     if (!entry.reasons.includes(need.reason)) entry.reasons.push(need.reason);
     entry.rules.push(candidate.meta.id);
     byService.set(need.service, entry);
   }
-  return [...byService].map(([service, entry]) => ({ service, disruption: entry.disruption, reason: entry.reasons.join('; '), rules: entry.rules }));
+  const activations: Activation[] = [];
+  for (const [service, entry] of byService) {
+    const bound = changes.filter((change) => change.rules.some((rule) => entry.rules.includes(rule)));
+    if (bound.length === 0) continue;
+    const kind = entry.disruption === 'reload' ? 'reload' : 'restart';
+    if (kind === 'reload' && !bound.some((change) => change.action === 'write' && change.restartsComponent === true)) continue;
+    const rules = entry.rules.filter((rule) => bound.some((change) => change.rules.includes(rule)));
+    activations.push({
+      id: `${kind}:${service}`,
+      service,
+      kind,
+      disruption: entry.disruption,
+      reason: entry.reasons.join('; '),
+      rules,
+      changes: bound.map(changeKey),
+    });
+  }
+  return activations;
 }

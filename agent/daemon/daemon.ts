@@ -1,17 +1,18 @@
-import { executePlan, restartAndWait, type ApplyResult } from '../apply/executor.js';
-import { restartGate, type RestartGate } from '../apply/health-gate.js';
-import { policyHash } from '../apply/rolled-back.js';
+import type { ApplyResult } from '../node/executor.js';
+import { restartGate, type RestartGate } from '../node/health-gate.js';
 import { nodeState } from '../cluster/node-status.js';
-import { inspectNode, readPolicyFile, type InspectedNode } from '../apply/inspect.js';
-import { buildPlan } from '../core/planner.js';
+import { inspectNode, type InspectedNode } from '../node/inspect.js';
+import { readPolicyFile } from '../node/policy-file.js';
+import { changeKey } from '../core/plan.js';
 import type { Policy } from '../core/policy.js';
-import { BackupStore } from '../host/backups.js';
 import { watch, type FSWatcher } from 'chokidar';
+import { policyHash, RolledBackChanges } from '../session/held-changes.js';
+import { RestartSlots, SLOT_UNKNOWN, WAITING_FOR_SLOT } from '../session/restart-slot.js';
+import { EnforcementSession, type ChangeCause } from '../session/session.js';
 import { DEFAULT_FLAP_GUARD, FlapGuard } from './flap-guard.js';
-import { DisruptionControl, WAITING_FOR_SLOT } from './disruption.js';
 import { NodeReporter } from './reporting.js';
 import { RestartBook } from './restart-book.js';
-import { clusterSettingsFor, type ClusterSettings } from './cluster-settings.js';
+import { clusterSettingsFor, type ClusterSettings } from '../session/cluster-settings.js';
 import type { Finding } from '../core/finding.js';
 import type { DaemonCluster, DaemonDeps, DaemonOptions, ReconcileReason } from './types.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
@@ -39,8 +40,9 @@ export class Daemon {
   private readonly settings: ClusterSettings | null;
   /** The leader's findings on cluster-wide settings, refreshed at start-up, resync and policy change. */
   private clusterFindings: readonly Finding[] = [];
-  private readonly disruption: DisruptionControl;
+  private readonly session: EnforcementSession;
   private readonly reporter: NodeReporter;
+  private loaded = false;
   /** Completed reconciles; /readyz is ready after the first. */
   reconciles = 0;
   /** When the loop last finished a reconcile or a tick (for /healthz). */
@@ -53,18 +55,35 @@ export class Daemon {
   ) {
     this.kubeletVersion = options.input.kubeletVersion;
     this.flap = new FlapGuard(options.flapGuard ?? DEFAULT_FLAP_GUARD);
-    this.watcher = new DirectoryWatcher(deps.fs.hostRoot, (file) => this.onFileEvent(file));
+    this.watcher = new DirectoryWatcher(
+      deps.fs.hostRoot,
+      (file) => this.onFileEvent(file),
+      (error) => {
+        deps.metrics.watchErrors.inc();
+        deps.logger.warn('file watcher error: drift is found by the poll and resync until it recovers', { error: error.message });
+      },
+    );
     this.lastActivity = deps.now();
     this.restarts = new RestartBook(options.restartIntervalMs, options.noRestart, deps.logger);
-    this.disruption = new DisruptionControl(deps.fs, deps.cluster?.semaphore ?? null, deps.logger, options.slotRetryMs);
-    this.reporter = new NodeReporter(deps.cluster, deps.logger);
+    const apiError = (operation: string) => deps.metrics.apiErrors.inc({ operation });
+    this.session = new EnforcementSession({
+      fs: deps.fs,
+      plugins: deps.plugins,
+      services: deps.services,
+      logger: deps.logger,
+      now: deps.now,
+      slots: new RestartSlots(deps.cluster?.semaphore ?? null, deps.logger, options.slotRetryMs, apiError),
+      held: new RolledBackChanges(deps.fs),
+      cluster: deps.cluster ? { configMaps: deps.cluster.api.configMaps, pods: deps.cluster.api.pods } : null,
+    });
+    this.reporter = new NodeReporter(deps.cluster, deps.logger, apiError);
     this.settings = deps.cluster ? this.clusterSettings(deps.cluster) : null;
   }
 
   private clusterSettings(cluster: DaemonCluster): ClusterSettings {
     return clusterSettingsFor({
       ...cluster,
-      disruption: this.disruption,
+      session: this.session,
       logger: this.deps.logger,
       now: this.deps.now,
       nodeName: this.options.input.nodeName,
@@ -79,13 +98,19 @@ export class Daemon {
     return this.policy;
   }
 
-  /** Loads the policy (refusing to start on an invalid one), reconciles once, then starts the triggers. */
-  async start(): Promise<void> {
+  /**
+   * Loads the policy (refusing an invalid one), what earlier agent processes left on record (held
+   * rollbacks on the host, a restart slot this node still holds) and the policy watcher. Fast: the
+   * caller opens its probes right after, before the first reconcile.
+   */
+  async load(): Promise<void> {
+    if (this.loaded) return;
     const loaded = await readPolicyFile(this.options.policyFile);
     if (!loaded.ok) throw new Error(`invalid policy, not starting:\n  ${loaded.errors.join('\n  ')}`);
     this.policy = loaded.policy;
     this.policyText = policyKey(loaded.policy);
-    await this.disruption.rolledBack.load(policyHash(this.policyText));
+    await this.session.held!.load(policyHash(this.policyText));
+    await this.session.slots.adopt(null);
     this.deps.logger.info('policy loaded', { file: this.options.policyFile ?? '(built-in)', mode: this.policy.mode });
     if (this.options.policyFile) {
       // The policy is an agent file (a mounted ConfigMap swaps a `..data` symlink in its directory).
@@ -93,10 +118,22 @@ export class Daemon {
       this.policyWatcher.on('all', (_event, file) => this.onFileEvent(file));
       await new Promise<void>((resolve) => this.policyWatcher!.once('ready', () => resolve()));
     }
+    this.loaded = true;
+  }
+
+  /** Loads (if not yet), reconciles once, then starts the triggers. Resolves after the first reconcile. */
+  async start(): Promise<void> {
+    await this.load();
     // Through trigger, so anything asking for a reconcile meanwhile queues behind this one.
     this.trigger('startup');
     await this.running;
+    if (this.stopped) return;
     await this.deps.cluster?.workloads?.start();
+    // A stop that came while the watch started must not leave timers behind (they keep the process up).
+    if (this.stopped) {
+      this.deps.cluster?.workloads?.stop();
+      return;
+    }
     this.timers.push(setInterval(() => this.trigger('poll'), this.options.pollMs));
     this.timers.push(setInterval(() => this.trigger('resync'), this.policy.drift.resyncSeconds * 1000));
     if (this.settings) this.timers.push(setInterval(() => this.trigger('roll'), this.options.rollCheckMs));
@@ -113,7 +150,7 @@ export class Daemon {
     await this.watcher.close();
     await this.policyWatcher?.close();
     this.deps.cluster?.workloads?.stop();
-    await this.disruption.stop();
+    await this.session.slots.stop();
     await this.reporter.stop();
   }
 
@@ -168,7 +205,7 @@ export class Daemon {
     if (text === this.policyText) return;
     this.policyText = text;
     this.policy = loaded.policy;
-    await this.disruption.rolledBack.policyChanged(policyHash(text));
+    await this.session.held!.policyChanged(policyHash(text));
     this.deps.logger.info('policy reloaded', { file: this.options.policyFile, mode: this.policy.mode });
   }
 
@@ -203,91 +240,72 @@ export class Daemon {
         findings.map((finding) => finding.id),
         new Set(held.keys()),
       );
-      const enforce = this.policy.mode === 'enforce' && (this.policy.drift.enabled || reason === 'startup');
       const gate = this.gate(node);
-      await this.disruption.recheckStuck(gate);
+      await this.session.slots.recheckStuck(gate, RECHECK_TIMEOUT_MS);
       let remaining = findings.filter((finding) => finding.status === 'fail' || finding.status === 'unknown').map((finding) => finding.id);
       let waiting = false;
-      if (enforce) {
-        this.restarts.judgeRunningKubelet(node);
-        const outcome = await this.enforce(node, held, gate, reason, started);
+      // Audit mode goes through the session too: it judges and reports, and writes nothing.
+      if (this.policy.drift.enabled || reason === 'startup') {
+        if (this.policy.mode === 'enforce') this.restarts.judgeRunningKubelet(node);
+        const outcome = await this.enforce(node, held, gate, started);
         waiting = outcome.waiting;
         remaining = remaining.filter((id) => !outcome.fixed.has(id));
       }
-      await this.restartPending(started, gate);
+      if (this.policy.mode === 'enforce') await this.restartPending(started, gate);
       await this.reporter.state(
         nodeState({
           remainingFindings: remaining.length,
           remediating: waiting || this.restarts.pendingCount > 0,
-          degraded: this.disruption.degraded,
+          degraded: this.session.degraded,
         }),
         this.deps.now(),
       );
       if (!this.stopped) await this.watcher.update(watchedHostDirs(node.obs));
       this.reconciles += 1;
+      // Only a reconcile that finished moves the timestamp: a dashboard must see a loop that fails.
+      this.deps.metrics.lastReconcile.set(this.deps.now() / 1000);
     } catch (error) {
+      this.deps.metrics.reconcileErrors.inc();
       this.deps.logger.error('reconcile failed', { reason, error: error instanceof Error ? error.message : String(error) });
     } finally {
       end();
-      this.deps.metrics.lastReconcile.set(this.deps.now() / 1000);
       this.lastActivity = this.deps.now();
       this.reconcileStartedAt = null;
     }
   }
 
   /**
-   * Plans and applies: holds changes that were rolled back before, waits for a restart slot for the
-   * disruptive ones (the rest go ahead), applies, and remembers what a failed health gate rolled back.
-   * Returns the rules this reconcile fixed and whether a disruptive change is still waiting.
+   * Hands the node's plan to the enforcement session (which holds rolled-back changes, takes a restart
+   * slot for disruptive ones and writes nothing in audit mode) and accounts for what it did. Returns the
+   * rules this reconcile fixed and whether a disruptive change is still waiting.
    */
   private async enforce(
     node: InspectedNode,
     flapHeld: ReadonlyMap<string, string>,
     gate: RestartGate,
-    reason: ReconcileReason,
     started: number,
   ): Promise<{ fixed: ReadonlySet<string>; waiting: boolean }> {
-    const plan = (heldRules: ReadonlyMap<string, string>, failedRules?: ReadonlySet<string>) =>
-      buildPlan(node.evaluated, node.obs, this.policy, { heldRules, ...(failedRules ? { failedRules } : {}) });
-    const { current, held, noRestart, waiting, disrupting } = await this.disruption.prepare(
-      plan,
-      flapHeld,
-      (candidate) =>
+    const outcome = await this.session.enforceNode({
+      policy: this.policy,
+      policyKey: this.policyText,
+      node,
+      gate,
+      held: flapHeld,
+      noRestart: (candidate) =>
         this.options.noRestart ||
-        candidate.restarts.some((restart) => restart.disruption === 'restart' && this.restarts.tooSoon(restart.service, started)),
-      () => this.trigger('event'),
-    );
-    if (disrupting) await this.reporter.state('remediating', this.deps.now());
-    this.reporter.blocked(current.blocked, (why) => why === WAITING_FOR_SLOT || why.startsWith('rolled back at'));
-    if (current.changes.length === 0) {
-      await this.disruption.settle({ unhealthy: [] });
-      return { fixed: new Set(), waiting };
-    }
-    const result = await executePlan(
-      {
-        fs: this.deps.fs,
-        plugins: this.deps.plugins,
-        backups: new BackupStore(this.deps.fs, () => new Date(this.deps.now())),
-        services: this.deps.services,
-        health: gate,
-        logger: this.deps.logger,
-      },
-      {
-        plan: current,
-        obs: node.obs,
-        replan: (failedRules) => plan(held, failedRules),
-        noRestart,
-        healthTimeoutMs: this.policy.restarts.healthTimeoutSeconds * 1000,
-        retainBackups: this.policy.backups.retain,
-      },
-    );
-    this.account(result, reason, started);
+        candidate.activations.some((activation) => activation.kind === 'restart' && this.restarts.tooSoon(activation.service, started)),
+      onSlotFree: () => this.trigger('event'),
+    });
+    if (outcome.disrupting) await this.reporter.state('remediating', this.deps.now());
+    this.reporter.blocked(outcome.plan.blocked, (why) => why === WAITING_FOR_SLOT || why === SLOT_UNKNOWN || why.startsWith('rolled back at'));
+    const result = outcome.result;
+    if (!result) return { fixed: new Set(), waiting: outcome.waiting };
+    this.account(result, outcome.causes, started);
     // The rollback also undid changes that did not need the failed restart (sysctls, modes): the next
     // reconcile puts those back at once instead of at the next resync.
-    if (await this.disruption.rememberRollbacks(result, this.deps.now())) this.trigger('event');
-    await this.disruption.settle(result);
+    if (result.changes.some((entry) => entry.result === 'rolled-back')) this.trigger('event');
     const fixed = new Set(result.ok ? result.changes.filter((entry) => entry.result === 'applied').flatMap((entry) => entry.change.rules) : []);
-    return { fixed, waiting };
+    return { fixed, waiting: outcome.waiting };
   }
 
   /** The health gate for this node: endpoint, new kubelet process with the flags on disk, cluster view. */
@@ -313,13 +331,13 @@ export class Daemon {
     });
   }
 
-  /** Counts what an apply did; later corrections are drift, and feed the flap guard. */
-  private account(result: ApplyResult, reason: ReconcileReason, now: number): void {
+  /** Counts what an apply did. Only drift (a rule that passed before) counts as drift and feeds the flap guard. */
+  private account(result: ApplyResult, causes: ReadonlyMap<string, ChangeCause>, now: number): void {
     const { metrics, logger } = this.deps;
-    this.reporter.applied(result, reason !== 'startup');
+    this.reporter.applied(result, causes);
     for (const entry of result.changes) {
       for (const rule of entry.change.rules) metrics.remediations.inc({ rule, result: entry.result });
-      if (entry.result !== 'applied' || reason === 'startup') continue;
+      if (entry.result !== 'applied' || causes.get(changeKey(entry.change)) !== 'drift') continue;
       for (const rule of entry.change.rules) metrics.driftCorrections.inc({ rule });
       const backoff = this.flap.record(entry.change.path, entry.change.rules, now);
       if (backoff !== null)
@@ -329,44 +347,28 @@ export class Daemon {
           backoffSeconds: backoff / 1000,
         });
     }
-    this.restarts.recordApply(result.restarts, now, metrics);
+    this.restarts.recordApply(result.activations, now, metrics);
   }
 
   /**
-   * A restart deferred by the rate limit is done once it is allowed (never with --no-restart), under a
-   * restart slot like any other disruption.
+   * A restart deferred by the rate limit is done once it is allowed (never with --no-restart), through
+   * the session: under a restart slot like any other disruption, health-gated.
    */
   private async restartPending(now: number, gate: RestartGate): Promise<void> {
     for (const service of this.restarts.due(now)) {
-      const wait = await this.disruption.admit(
-        { changes: [], blocked: [], restarts: [{ service, disruption: 'restart', reason: 'pending', rules: [service] }] },
-        true,
-      );
-      if (wait.size > 0) {
-        this.disruption.waitForSlot(() => this.trigger('event'));
-        continue;
-      }
+      const problem = await this.session.restartDeferred(this.policy, service, gate, () => this.trigger('event'));
+      if (problem === 'waiting') continue;
       this.restarts.restarted(service, now);
-      const problem = await restartAndWait({ services: this.deps.services, health: gate }, service, this.policy.restarts.healthTimeoutSeconds * 1000);
       this.deps.metrics.serviceRestarts.inc({ service, result: problem === null ? 'restarted' : 'unhealthy' });
-      if (problem !== null) {
-        this.deps.logger.error('service unhealthy after a deferred restart', { service, reason: problem });
-        this.reporter.applied(
-          {
-            backupId: null,
-            changes: [],
-            blocked: [],
-            ok: false,
-            unhealthy: [service],
-            restarts: [{ service, reason: 'pending', rules: [], result: 'failed', error: problem }],
-          },
-          true,
-        );
-      }
-      await this.disruption.settle({ unhealthy: problem === null ? [] : [service] });
+      if (problem === null) continue;
+      this.deps.logger.error('service unhealthy after a deferred restart', { service, reason: problem });
+      this.reporter.restartFailed(service, problem);
     }
   }
 }
+
+/** How long a stuck node's re-check waits for its gate at each reconcile. */
+const RECHECK_TIMEOUT_MS = 2000;
 
 /** A comparable text of a policy (its rules are a Map, which JSON would drop). */
 function policyKey(policy: Policy): string {

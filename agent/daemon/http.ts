@@ -57,7 +57,10 @@ export async function serveHttp(
     const state = loop();
     const at = now();
     if (url === '/healthz') {
-      if (state.reconcileStartedAt !== null && at - state.reconcileStartedAt > limits.stuckAfterMs) return reply(503, 'reconcile stuck\n');
+      // A reconcile in progress (the first one may wait minutes on a health gate) is alive until it
+      // runs past the stuck limit; between reconciles the loop must keep ticking.
+      if (state.reconcileStartedAt !== null)
+        return at - state.reconcileStartedAt > limits.stuckAfterMs ? reply(503, 'reconcile stuck\n') : reply(200, 'ok\n');
       if (at - state.lastActivity > limits.staleAfterMs) return reply(503, 'loop not ticking\n');
       return reply(200, 'ok\n');
     }

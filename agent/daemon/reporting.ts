@@ -1,4 +1,6 @@
-import type { ApplyResult } from '../apply/executor.js';
+import type { ApplyResult } from '../node/executor.js';
+import { changeKey } from '../core/plan.js';
+import type { ChangeCause } from '../session/session.js';
 import type { EventRecorder, NodeEvent } from '../cluster/events.js';
 import type { NodeAnnotator, NodeState } from '../cluster/node-status.js';
 import type { BlockedRule } from '../core/plan.js';
@@ -15,26 +17,26 @@ function list(rules: Iterable<string>): string {
 }
 
 /**
- * The Events an apply deserves (pure): one for what was fixed (a remediation at start-up, a drift
- * correction later), one per rolled-back service with the health gate's reason. Messages carry rule IDs
- * and paths, never file contents, and no counts or times, so repeats aggregate.
+ * The Events an apply deserves (pure): one for what was fixed by cause (a first hardening or a policy
+ * change is `Remediated`, a rule that passed before and was changed back is `DriftCorrected`), one per
+ * rolled-back activation with the health gate's reason. Messages carry rule IDs and paths, never file
+ * contents, and no counts or times, so repeats aggregate.
  */
-export function applyEvents(result: ApplyResult, drift: boolean): NodeEvent[] {
+export function applyEvents(result: ApplyResult, causes: ReadonlyMap<string, ChangeCause>): NodeEvent[] {
   const events: NodeEvent[] = [];
   const applied = result.changes.filter((entry) => entry.result === 'applied');
-  if (applied.length > 0) {
-    const rules = list(applied.flatMap((entry) => entry.change.rules));
-    const paths = list(applied.map((entry) => entry.change.path));
-    events.push(
-      drift
-        ? { type: 'Normal', reason: 'DriftCorrected', message: `Corrected drift of ${rules} in ${paths}` }
-        : { type: 'Normal', reason: 'Remediated', message: `Applied ${rules} to ${paths}` },
-    );
-  }
-  for (const restart of result.restarts.filter((entry) => entry.result === 'failed' || entry.result === 'rolled-back')) {
-    const failedChange = result.changes.find((entry) => entry.result === 'rolled-back' && entry.error);
-    const why = restart.error ?? failedChange?.error ?? 'the health gate failed';
-    events.push({ type: 'Warning', reason: 'RolledBack', message: `Rolled back ${list(restart.rules)}: ${why}` });
+  const drift = applied.filter((entry) => causes.get(changeKey(entry.change)) === 'drift');
+  const remediated = applied.filter((entry) => causes.get(changeKey(entry.change)) !== 'drift');
+  const rulesOf = (entries: typeof applied) => list(entries.flatMap((entry) => entry.change.rules));
+  const pathsOf = (entries: typeof applied) => list(entries.map((entry) => entry.change.path));
+  if (remediated.length > 0)
+    events.push({ type: 'Normal', reason: 'Remediated', message: `Applied ${rulesOf(remediated)} to ${pathsOf(remediated)}` });
+  if (drift.length > 0)
+    events.push({ type: 'Normal', reason: 'DriftCorrected', message: `Corrected drift of ${rulesOf(drift)} in ${pathsOf(drift)}` });
+  for (const entry of result.activations.filter((candidate) => candidate.result === 'failed' || candidate.result === 'rolled-back')) {
+    const failedChange = result.changes.find((change) => change.result === 'rolled-back' && change.error);
+    const why = entry.error ?? failedChange?.error ?? 'the health gate failed';
+    events.push({ type: 'Warning', reason: 'RolledBack', message: `Rolled back ${list(entry.activation.rules)}: ${why}` });
   }
   for (const entry of result.changes.filter((change) => change.result === 'failed'))
     events.push({
@@ -56,10 +58,17 @@ export class NodeReporter {
   constructor(
     private readonly cluster: ClusterReporting | null,
     private readonly logger: Logger,
+    /** Counts API failures by operation (`kube_harden_api_errors_total`). */
+    private readonly apiError: (operation: string) => void = () => undefined,
   ) {}
 
-  applied(result: ApplyResult, drift: boolean): void {
-    for (const event of applyEvents(result, drift)) this.cluster?.events.record(event);
+  applied(result: ApplyResult, causes: ReadonlyMap<string, ChangeCause>): void {
+    for (const event of applyEvents(result, causes)) this.cluster?.events.record(event);
+  }
+
+  /** A deferred restart that did not come back healthy. */
+  restartFailed(service: string, why: string): void {
+    this.cluster?.events.record({ type: 'Warning', reason: 'RestartFailed', message: `${service} not healthy after its deferred restart: ${why}` });
   }
 
   /** Rules held for reasons other than waiting for a slot: each new (rule, reason) set is an Event. */
@@ -77,6 +86,7 @@ export class NodeReporter {
     try {
       if (await this.cluster.annotator.report(state, nowMs)) this.logger.info('node state annotated', { state });
     } catch (error) {
+      this.apiError('node.annotate');
       this.logger.warn('node annotation failed', { state, error: error instanceof Error ? error.message : String(error) });
     }
   }

@@ -1,5 +1,5 @@
-import type { RestartResult } from '../apply/executor.js';
-import type { InspectedNode } from '../apply/inspect.js';
+import type { ActivationResult } from '../node/executor.js';
+import type { InspectedNode } from '../node/inspect.js';
 import { kubeletRestartNeeded } from '../rules/kubelet/restart-need.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
@@ -54,15 +54,16 @@ export class RestartBook {
   }
 
   /** What an apply did with its restarts: pending ones wait, done ones count. */
-  recordApply(restarts: readonly RestartResult[], now: number, metrics: AgentMetrics): void {
-    for (const restart of restarts) {
-      if (restart.result === 'pending') {
-        this.defer(restart.service, restart.reason);
+  recordApply(activations: readonly ActivationResult[], now: number, metrics: AgentMetrics): void {
+    for (const { activation, result } of activations) {
+      // A static pod reload pending under --no-restart is not a systemd restart to do later.
+      if (result === 'pending') {
+        if (activation.kind === 'restart') this.defer(activation.service, activation.reason);
         continue;
       }
-      this.restarted(restart.service, now);
-      metrics.serviceRestarts.inc({ service: restart.service, result: restart.result });
-      if (restart.result === 'rolled-back' || restart.result === 'failed') metrics.rollbacks.inc({ service: restart.service });
+      this.restarted(activation.service, now);
+      metrics.serviceRestarts.inc({ service: activation.service, result });
+      if (result === 'rolled-back' || result === 'failed') metrics.rollbacks.inc({ service: activation.service });
     }
   }
 

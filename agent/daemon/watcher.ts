@@ -36,6 +36,7 @@ export class DirectoryWatcher {
   constructor(
     private readonly hostRoot: HostRoot,
     private readonly onEvent: (agentPath: string) => void,
+    private readonly onError: (error: Error) => void = () => undefined,
   ) {}
 
   /** Watches exactly `hostDirs` (resolved inside the host root); returns once the watches are in place. */
@@ -54,7 +55,10 @@ export class DirectoryWatcher {
     if (!this.watcher) {
       this.watcher = watch(added, { depth: 0, ignoreInitial: true, persistent: true, followSymlinks: false, atomic: false });
       this.watcher.on('all', (_event, file) => this.onEvent(file));
-      this.watcher.on('error', () => undefined);
+      // chokidar drops attribute-only changes (a chmod keeps the mtime), but the kernel reports them:
+      // its raw events make a mode or owner change as fast a signal as a content change.
+      this.watcher.on('raw', (_event, file, details) => this.onEvent(rawPath(file, details)));
+      this.watcher.on('error', (error) => this.onError(error instanceof Error ? error : new Error(String(error))));
       await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
     } else {
       if (removed.length > 0) this.watcher.unwatch(removed);
@@ -72,4 +76,10 @@ export class DirectoryWatcher {
     this.watcher = null;
     this.watched.clear();
   }
+}
+
+/** The path of a raw watcher event: the directory watched joined with the entry the kernel named. */
+function rawPath(file: string, details: unknown): string {
+  const watched = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+  return typeof watched === 'string' && file && !file.startsWith('/') ? path.join(watched, file) : typeof watched === 'string' ? watched : file;
 }

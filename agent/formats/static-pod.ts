@@ -133,3 +133,18 @@ export function ensureHostPathMount(text: string, containerName: string, mount: 
 export function mountConfigFile(text: string, containerName: string, name: string, hostPath: string): string {
   return ensureHostPathMount(text, containerName, { name, hostPath, type: 'File', mountPath: hostPath, readOnly: true });
 }
+
+/**
+ * Sets one annotation of the pod. The kubelet recreates a static pod whose manifest changed, so an
+ * annotation that carries a digest of a configuration file the component reads only at start makes
+ * a change of that file reach the running component (and its health gate).
+ */
+export function setPodAnnotation(text: string, key: string, value: string): string {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const error = doc.errors[0];
+  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (doc.getIn(['metadata', 'annotations', key]) === value) return text;
+  if (!isMap(doc.getIn(['metadata', 'annotations'], true))) doc.setIn(['metadata', 'annotations'], doc.createNode({}));
+  doc.setIn(['metadata', 'annotations', key], value);
+  return render(doc);
+}

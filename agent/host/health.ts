@@ -58,14 +58,16 @@ export class HttpHealthProbe implements HealthProbe {
     const deadline = Date.now() + timeoutMs;
     if (this.settleMs > 0) await sleep(Math.min(this.settleMs, timeoutMs));
     const last = new Map<string, number>();
-    while (Date.now() < deadline) {
+    // At least one request, even when the settle time used up the timeout: a short re-check of a
+    // node that is healthy again must be able to say so.
+    do {
       for (const url of this.urls) {
         const status = await getOnce(url, Math.min(5000, Math.max(100, deadline - Date.now())));
         if (status === 200) return HEALTHY;
         last.set(url, status);
       }
       await sleep(Math.min(this.intervalMs, Math.max(0, deadline - Date.now())));
-    }
+    } while (Date.now() < deadline);
     const why = this.urls.map((url) => `${url} ${(last.get(url) ?? 0) === 0 ? 'did not answer' : `answered HTTP ${last.get(url)}`}`);
     return { healthy: false, reason: why.join('; ') };
   }

@@ -64,9 +64,4 @@ export class HostRoot {
     }
     return path.join(this.root, ...resolved);
   }
-
-  /** The agent-side path of `hostPath` without resolving links (for messages and temp files). */
-  lexical(hostPath: string): string {
-    return path.join(this.root, path.posix.normalize(`/${hostPath}`));
-  }
 }

@@ -70,6 +70,25 @@ export class AgentMetrics {
     labelNames: ['rule', 'namespace'],
     registers: [this.registry],
   });
+  /** Kubernetes API calls that failed, by operation (a short static name such as `lease.renew`). */
+  readonly apiErrors = new Counter({
+    name: 'kube_harden_api_errors_total',
+    help: 'Kubernetes API calls that failed, per operation; the node keeps hardening meanwhile.',
+    labelNames: ['operation'],
+    registers: [this.registry],
+  });
+  /** Reconciles that ended in an error (last_reconcile_timestamp_seconds does not move for these). */
+  readonly reconcileErrors = new Counter({
+    name: 'kube_harden_reconcile_errors_total',
+    help: 'Reconciles that failed before finishing.',
+    registers: [this.registry],
+  });
+  /** The file watcher reported an error (drift is then found by the poll and resync only). */
+  readonly watchErrors = new Counter({
+    name: 'kube_harden_watch_errors_total',
+    help: 'Errors of the file watcher that signals drift.',
+    registers: [this.registry],
+  });
   private readonly buildInfo = new Gauge({
     name: 'kube_harden_build_info',
     help: 'kube-harden version (value always 1).',

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inspectNode } from '../../agent/apply/inspect.js';
+import { inspectNode } from '../../agent/node/inspect.js';
 import { defaultPolicy } from '../../agent/core/policy.js';
 import { Daemon } from '../../agent/daemon/daemon.js';
 import { ExecPluginProber } from '../../agent/host/cni-plugin.js';

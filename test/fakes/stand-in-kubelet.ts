@@ -1,15 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { inspectNode } from '../../agent/apply/inspect.js';
-import { defaultPolicy } from '../../agent/core/policy.js';
-import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
 import { HEALTHY, type HealthProbe, type HealthVerdict } from '../../agent/host/health.js';
-import { HostFs } from '../../agent/host/host-fs.js';
-import { HostRoot } from '../../agent/host/host-root.js';
 import type { ServiceManager } from '../../agent/host/service-manager.js';
-import { RULE_VALUE_SPECS } from '../../agent/rules/index.js';
 import type { FakeApiServer } from './fake-api-server.js';
-import { FakeCommandRunner } from './fake-command-runner.js';
 
 export interface StandInOptions {
   /** The kubelet exits at start when its config.yaml makes this true (a config it refuses). */
@@ -26,6 +19,8 @@ export interface StandInOptions {
 }
 
 const PID = 4242;
+/** The kubeadm drop-in of the fixtures the stand-in runs on (pkgs.k8s.io's layout). */
+const DROP_IN = 'usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf';
 
 /**
  * A kubelet for a fixture host root: a process entry under <root>/proc (cmdline and stat, with a start
@@ -83,12 +78,33 @@ export class StandInKubelet implements ServiceManager {
     };
   }
 
+  /**
+   * The command line systemd would start, derived here on its own (not through the agent's resolver,
+   * or the gate's "new flags are running" check would be tested against itself): the kubeadm drop-in's
+   * Environment= and EnvironmentFile= lines, then the last ExecStart= with its $VARIABLES expanded and
+   * split into words as systemd does for an unquoted `$VAR`.
+   */
   private async argvFromFiles(): Promise<string[]> {
-    const fs = new HostFs(await HostRoot.open(this.root));
-    const input = { nodeName: 'stand-in', nodeIp: null, nodeIpSource: null, kubeletVersion: 'v1.31.4', pluginDir: '/nonexistent' };
-    const runner = new FakeCommandRunner();
-    const node = await inspectNode(fs, runner, new ExecPluginProber(fs, runner, '/nonexistent'), input, defaultPolicy(RULE_VALUE_SPECS));
-    return ['/usr/bin/kubelet', ...node.ctx.kubelet.flags.map((flag) => `--${flag.name}=${flag.value}`)];
+    const dropIn = readFileSync(path.join(this.root, DROP_IN), 'utf8');
+    const env = new Map<string, string>();
+    const assign = (text: string) => {
+      const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(text.trim());
+      if (match) env.set(match[1]!, match[2]!.replace(/^"(.*)"$/s, '$1'));
+    };
+    let execStart = '';
+    for (const line of dropIn.split('\n')) {
+      const [key, ...rest] = line.split('=');
+      const value = rest.join('=');
+      if (key === 'Environment') assign(value.replace(/^"(.*)"$/, '$1'));
+      else if (key === 'EnvironmentFile') {
+        const file = path.join(this.root, value.replace(/^-/, ''));
+        if (existsSync(file)) for (const envLine of readFileSync(file, 'utf8').split('\n')) if (!envLine.startsWith('#')) assign(envLine);
+      } else if (key === 'ExecStart') execStart = value;
+    }
+    return execStart
+      .split(/\s+/)
+      .filter(Boolean)
+      .flatMap((word) => (word.startsWith('$') ? (env.get(word.slice(1)) ?? '').split(/\s+/).filter(Boolean) : [word]));
   }
 
   private writeProcess(startedAtMs: number): void {

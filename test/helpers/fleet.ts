@@ -52,10 +52,15 @@ export async function simulatedNode(
   name: string,
   policyFile: string,
   kubelet: Omit<StandInOptions, 'api'> = {},
-  { internalIP = '10.0.0.10', rollCheckMs = 60_000 }: { internalIP?: string; rollCheckMs?: number } = {},
+  {
+    internalIP = '10.0.0.10',
+    rollCheckMs = 60_000,
+    fixture = 'kubeadm-worker',
+    kubeletVersion = 'v1.31.4',
+  }: { internalIP?: string; rollCheckMs?: number; fixture?: string; kubeletVersion?: string } = {},
 ): Promise<SimulatedNode> {
-  const root = copyFixture('kubeadm-worker');
-  server.putNode(name, 'True', 'v1.31.4', internalIP);
+  const root = copyFixture(fixture);
+  server.putNode(name, 'True', kubeletVersion, internalIP);
   server.renewNodeLease(name, Date.now() - 60_000);
   const standIn = new StandInKubelet(root, { ...kubelet, api: { server, node: name } });
   const fs = new HostFs(await HostRoot.open(root));
@@ -77,7 +82,7 @@ export async function simulatedNode(
   daemon = new Daemon(
     {
       policyFile,
-      input: { nodeName: name, nodeIp: internalIP, nodeIpSource: 'operator', kubeletVersion: 'v1.31.4', pluginDir: '/nonexistent' },
+      input: { nodeName: name, nodeIp: internalIP, nodeIpSource: 'operator', kubeletVersion, pluginDir: '/nonexistent' },
       noRestart: false,
       debounceMs: 20,
       pollMs: 60_000,

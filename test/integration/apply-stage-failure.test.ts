@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { executePlan } from '../../agent/apply/executor.js';
-import { inspectNode } from '../../agent/apply/inspect.js';
+import { executePlan } from '../../agent/node/executor.js';
+import { inspectNode } from '../../agent/node/inspect.js';
 import { buildPlan } from '../../agent/core/planner.js';
 import { defaultPolicy } from '../../agent/core/policy.js';
 import { BackupStore } from '../../agent/host/backups.js';

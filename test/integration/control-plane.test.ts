@@ -14,11 +14,16 @@ async function cli(args: string[], root: string, health = new FakeHealthProbe([t
   return { code, out: harness.stdout(), harness };
 }
 
-/** The pod without its command list and without the audit volumes kube-harden adds to the apiserver. */
+/**
+ * The pod without its command list, without the volumes kube-harden adds to the apiserver and without
+ * its kube-harden.io annotations (a digest of the EventRateLimit limits the apiserver reads at start).
+ */
 function withoutCommand(text: string): unknown {
   const pod = parse(text) as {
+    metadata: { annotations?: Record<string, string> };
     spec: { containers: Array<{ command?: string[]; volumeMounts?: Array<{ name: string }> }>; volumes?: Array<{ name: string }> };
   };
+  for (const key of Object.keys(pod.metadata.annotations ?? {})) if (key.startsWith('kube-harden.io/')) delete pod.metadata.annotations![key];
   const ours = (item: { name: string }) => !item.name.startsWith('kube-harden-');
   for (const container of pod.spec.containers) {
     delete container.command;

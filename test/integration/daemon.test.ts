@@ -2,18 +2,8 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Daemon } from '../../agent/daemon/daemon.js';
-import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
-import { ExecaCommandRunner } from '../../agent/host/commands.js';
-import { HostFs } from '../../agent/host/host-fs.js';
-import { HostRoot } from '../../agent/host/host-root.js';
-import type { HealthProbe } from '../../agent/host/health.js';
-import type { ServiceManager } from '../../agent/host/service-manager.js';
-import { silentLogger } from '../../agent/telemetry/logger.js';
-import { AgentMetrics } from '../../agent/telemetry/metrics.js';
-import { FakeHealthProbe } from '../fakes/fake-health.js';
-import { FakeServiceManager } from '../fakes/fake-service-manager.js';
 import { StandInKubelet } from '../fakes/stand-in-kubelet.js';
+import { metric, startDaemon } from '../helpers/daemon.js';
 import { cleanupTempDirs, copyFixture, fixturePath, read, tempDir } from '../helpers/host.js';
 import { E2E_REQUIRED, staticPluginMissing, TEST_PLUGIN_DIR } from '../helpers/prerequisites.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -23,53 +13,6 @@ function workerWithCni(): string {
   const root = copyFixture('kubeadm-worker');
   cpSync(fixturePath('cni-flannel'), root, { recursive: true });
   return root;
-}
-
-async function startDaemon(
-  root: string,
-  options: {
-    policyFile?: string | null;
-    pollMs?: number;
-    noRestart?: boolean;
-    services?: ServiceManager & { readonly restarts: string[] };
-    health?: HealthProbe;
-  } = {},
-) {
-  const fs = new HostFs(await HostRoot.open(root));
-  const runner = new ExecaCommandRunner();
-  const metrics = new AgentMetrics('test');
-  const services = options.services ?? new FakeServiceManager();
-  const daemon = new Daemon(
-    {
-      policyFile: options.policyFile ?? null,
-      input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: TEST_PLUGIN_DIR },
-      noRestart: options.noRestart ?? true,
-      debounceMs: 20,
-      pollMs: options.pollMs ?? 100,
-      restartIntervalMs: 300_000,
-      slotRetryMs: 10_000,
-      gateIntervalMs: 50,
-      rollCheckMs: 30_000,
-    },
-    {
-      fs,
-      runner,
-      plugins: new ExecPluginProber(fs, runner, TEST_PLUGIN_DIR),
-      services,
-      health: () => options.health ?? new FakeHealthProbe([true]),
-      metrics,
-      logger: silentLogger(),
-      now: () => Date.now(),
-      cluster: null,
-    },
-  );
-  await daemon.start();
-  return { daemon, metrics, services };
-}
-
-async function metric(metrics: AgentMetrics, pattern: RegExp): Promise<number> {
-  const match = pattern.exec(await metrics.text());
-  return match ? Number(match[1]) : 0;
 }
 
 const config = (root: string) => path.join(root, 'var/lib/kubelet/config.yaml');

@@ -4,7 +4,8 @@ import { ruleValue } from '../../core/policy.js';
 import type { Evaluation, FileEdit, Rule, RuleMeta } from '../../core/rule.js';
 import { FormatError } from '../../formats/env-file.js';
 import { parseArgsFile, setArg } from '../../formats/args-file.js';
-import { mountConfigFile, parseStaticPod, setPodFlag } from '../../formats/static-pod.js';
+import { mountConfigFile, parseStaticPod, setPodAnnotation, setPodFlag } from '../../formats/static-pod.js';
+import { shortDigest } from '../../core/digest.js';
 import type { NodeContext } from '../context.js';
 import { COMPONENTS, componentView, controlPlaneTargets, type ComponentView } from './components.js';
 import { componentFlagRule, componentUnavailable, type FlagDesire, restartFor } from './flag-rule.js';
@@ -55,29 +56,61 @@ export function admissionConfiguration(limits: readonly EventLimit[]): string {
   return `# Managed by kube-harden (apiserver.event-rate-limit).\n${doc.toString({ indentSeq: false })}`;
 }
 
-/** Whether an AdmissionConfiguration text configures EventRateLimit (inline or by path). */
-function configuresEventRateLimit(text: string): boolean {
+/** On the static pod: a digest of the limits in force, so a change of them restarts the apiserver. */
+export const LIMITS_ANNOTATION = 'kube-harden.io/event-rate-limits';
+
+/** What an AdmissionConfiguration says about EventRateLimit. */
+export type EventRateLimitConfig =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'inline'; readonly limits: readonly EventLimit[] }
+  /** Configured in a file of its own (`path:`): not read by this rule, so its values are not judged. */
+  | { readonly kind: 'path'; readonly path: string };
+
+/** Reads the EventRateLimit entry of an AdmissionConfiguration text. */
+export function eventRateLimitConfig(text: string): EventRateLimitConfig {
   const doc = parseDocument(text);
-  if (doc.errors.length > 0 || doc.get('kind') !== 'AdmissionConfiguration') return false;
+  if (doc.errors.length > 0 || doc.get('kind') !== 'AdmissionConfiguration') return { kind: 'absent' };
   const plugins = doc.get('plugins');
-  return (
-    isSeq(plugins) &&
-    plugins.items.some((item) => isMap(item) && item.get('name') === 'EventRateLimit' && (item.has('configuration') || item.has('path')))
+  const entry = isSeq(plugins) ? plugins.items.find((item) => isMap(item) && item.get('name') === 'EventRateLimit') : undefined;
+  if (!isMap(entry)) return { kind: 'absent' };
+  if (entry.has('path')) return { kind: 'path', path: String(entry.get('path')) };
+  const configuration = entry.get('configuration');
+  const limits = isMap(configuration) ? (configuration.toJSON() as { limits?: unknown }).limits : undefined;
+  return Array.isArray(limits) ? { kind: 'inline', limits: limits as EventLimit[] } : { kind: 'absent' };
+}
+
+/** The limits as a comparable text: order of limits and of keys does not matter. */
+function limitsKey(limits: readonly EventLimit[]): string {
+  return JSON.stringify(
+    limits
+      .map((limit) => ({
+        type: limit.type,
+        qps: Number(limit.qps),
+        burst: Number(limit.burst),
+        cacheSize: limit.cacheSize === undefined ? null : Number(limit.cacheSize),
+      }))
+      .sort((a, b) => a.type.localeCompare(b.type)),
   );
 }
 
-/** Adds the EventRateLimit entry to an existing AdmissionConfiguration, keeping every other plugin. */
+export function sameLimits(a: readonly EventLimit[], b: readonly EventLimit[]): boolean {
+  return limitsKey(a) === limitsKey(b);
+}
+
+/** Sets the EventRateLimit entry of an existing AdmissionConfiguration to `limits`, keeping every other plugin. */
 export function mergeEventRateLimit(text: string, limits: readonly EventLimit[]): string {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const error = doc.errors[0];
   if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
   if (doc.get('kind') !== 'AdmissionConfiguration') throw new FormatError('not an AdmissionConfiguration');
-  if (configuresEventRateLimit(text)) return text;
+  const current = eventRateLimitConfig(text);
+  if (current.kind === 'path') throw new FormatError(`EventRateLimit is configured in ${current.path}; not rewritten here`);
+  if (current.kind === 'inline' && sameLimits(current.limits, limits)) return text;
   const plugins = doc.get('plugins', true);
   if (isSeq(plugins)) {
     const existing = plugins.items.findIndex((item) => isMap(item) && item.get('name') === 'EventRateLimit');
-    if (existing >= 0) plugins.items.splice(existing, 1);
-    plugins.items.push(doc.createNode(eventRateLimitPlugin(limits)));
+    if (existing >= 0) plugins.items.splice(existing, 1, doc.createNode(eventRateLimitPlugin(limits)));
+    else plugins.items.push(doc.createNode(eventRateLimitPlugin(limits)));
   } else doc.set('plugins', doc.createNode([eventRateLimitPlugin(limits)]));
   return doc.toString({ indentSeq: false });
 }
@@ -99,7 +132,7 @@ const ERL_META: RuleMeta = {
   cis: ['1.2.9'],
   component: API.name,
   remediable: true,
-  disruption: 'restart',
+  disruption: 'reload',
   versions: `${API.name} >= 1.19 (AdmissionConfiguration apiserver.config.k8s.io/v1)`,
 };
 
@@ -124,7 +157,13 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
   },
   targets: erlTargets,
   evaluate(ctx): Evaluation {
-    const base = { id: ERL, title: ERL_META.title, cis: ERL_META.cis, expected: 'EventRateLimit enabled, configured and mounted' };
+    const wanted = ruleValue<{ limits: EventLimit[] }>(ctx.policy, ERL).limits;
+    const base = {
+      id: ERL,
+      title: ERL_META.title,
+      cis: ERL_META.cis,
+      expected: `EventRateLimit enabled and mounted, limits ${wanted.map((limit) => `${limit.type} qps ${limit.qps} burst ${limit.burst}`).join(', ')}`,
+    };
     const view = componentView(ctx.obs, API);
     if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
     const configured = view.flags.get('admission-control-config-file');
@@ -136,7 +175,13 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
       };
     const limits = ruleValue<{ limits: EventLimit[] }>(ctx.policy, ERL).limits;
     const enabled = enabledPlugins(view).includes('EventRateLimit');
-    const configOk = state?.kind === 'file' && configuresEventRateLimit(state.content);
+    const config = state?.kind === 'file' ? eventRateLimitConfig(state.content) : ({ kind: 'absent' } as const);
+    if (config.kind === 'path') {
+      const why = `EventRateLimit is configured in ${config.path}, which this rule does not read: its limits cannot be judged`;
+      return { finding: { ...base, status: 'unknown', actual: why, source: configPath, remediable: false, message: why } };
+    }
+    // The policy's limits are the value judged, not only that some configuration exists.
+    const configOk = config.kind === 'inline' && sameLimits(config.limits, limits);
     const edits: FileEdit[] = [];
     if (!configOk) {
       if (configured && state?.kind !== 'file') {
@@ -147,11 +192,9 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
         path: configPath,
         createMode: 0o600,
         transform: (current) =>
-          configured
+          configured || (current !== null && eventRateLimitConfig(current).kind !== 'absent')
             ? mergeEventRateLimit(current ?? '', limits)
-            : current && configuresEventRateLimit(current)
-              ? current
-              : admissionConfiguration(limits),
+            : admissionConfiguration(limits),
       });
     }
     const manifestEdit = (text: string): string => {
@@ -161,7 +204,9 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
         const list = parseStaticPod(next, API.name).flags.find((flag) => flag.name === 'enable-admission-plugins')?.value ?? '';
         next = setPodFlag(next, API.name, 'enable-admission-plugins', withPlugin(list, 'EventRateLimit'));
         if (!configured) next = setPodFlag(next, API.name, 'admission-control-config-file', configPath);
-        return mountConfigFile(next, API.name, 'kube-harden-admission-control', configPath);
+        next = mountConfigFile(next, API.name, 'kube-harden-admission-control', configPath);
+        // The apiserver reads the limits only at start: the digest makes a change of them recreate the pod.
+        return setPodAnnotation(next, LIMITS_ANNOTATION, shortDigest(limitsKey(limits)));
       }
       const list = parseArgsFile(next).args.find((arg) => arg.name === 'enable-admission-plugins')?.value ?? '';
       next = setArg(next, 'enable-admission-plugins', withPlugin(list, 'EventRateLimit'));
@@ -169,7 +214,11 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
     };
     const current = (ctx.obs.files.get(view.path) as { content: string }).content;
     const manifestChanges = manifestEdit(current) !== current;
-    const actual = `${enabled ? 'EventRateLimit enabled' : 'EventRateLimit not enabled'}; ${configOk ? `configured in ${configPath}` : 'not configured'}`;
+    const configuredLimits =
+      config.kind === 'inline'
+        ? `limits ${config.limits.map((limit) => `${limit.type} qps ${limit.qps} burst ${limit.burst}`).join(', ')} in ${configPath}`
+        : 'not configured';
+    const actual = `${enabled ? 'EventRateLimit enabled' : 'EventRateLimit not enabled'}; ${configuredLimits}`;
     if (configOk && !manifestChanges) return { finding: { ...base, status: 'pass', actual, source: configPath, remediable: false, message: '' } };
     edits.push({ path: view.path, restartsComponent: view.kind === 'static-pod', transform: (text) => manifestEdit(text ?? '') });
     const restart = restartFor(API, view.kind);

@@ -110,7 +110,7 @@ const META: RuleMeta = {
   cis: ['1.2.1'],
   component: API.name,
   remediable: true,
-  disruption: 'restart',
+  disruption: 'reload',
   versions: `${API.name} 1.32 to 1.35 (anonymous endpoint conditions on by default)`,
 };
 

@@ -86,7 +86,7 @@ const LOG_META: RuleMeta = {
   cis: ['1.2.16', '1.2.17', '1.2.18', '1.2.19'],
   component: API.name,
   remediable: true,
-  disruption: 'restart',
+  disruption: 'reload',
   // The flags need the policy file in place: written first, in an earlier stage.
   requires: ['apiserver.audit-policy'],
   versions: `${API.name} >= 1.19`,

@@ -74,7 +74,7 @@ export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> & { rea
     cis: spec.cis,
     component: spec.component.name,
     remediable: true,
-    disruption: 'restart',
+    disruption: 'reload',
     versions: `${spec.component.name} >= ${spec.minVersion.major}.${spec.minVersion.minor}`,
   };
   return {

@@ -2,7 +2,6 @@
 
 export const KUBEADM = {
   config: '/var/lib/kubelet/config.yaml',
-  flagsEnv: '/var/lib/kubelet/kubeadm-flags.env',
   extraArgsFiles: ['/etc/default/kubelet', '/etc/sysconfig/kubelet'],
   kubeconfig: '/etc/kubernetes/kubelet.conf',
   unitFiles: ['/etc/systemd/system/kubelet.service', '/usr/lib/systemd/system/kubelet.service', '/lib/systemd/system/kubelet.service'],

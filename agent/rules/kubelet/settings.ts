@@ -5,7 +5,7 @@ import { parseFlags } from '../../formats/flags.js';
 import { getConfigValue, parseKubeletConfig, type ParsedKubeletConfig } from '../../formats/kubelet-yaml.js';
 import { expandExecStart, mergeServiceSections, parseUnitService, type UnitServiceSection } from '../../formats/systemd-unit.js';
 import { parseConfigValue, parseFlagValue, type FieldValue, type KubeletField } from './fields.js';
-import { KUBEADM, SNAP } from './layout.js';
+import { EXTRA_ARGS_VARIABLE, KUBEADM, SNAP } from './layout.js';
 
 /**
  * Where a flag occurrence lives. `env`: inside an EnvironmentFile variable; `args`: a snap args line;
@@ -206,7 +206,7 @@ export function resolveKubeletView(obs: Observation): KubeletView {
   if (snap) primaryFlagFile = { kind: 'args', path: SNAP.args };
   else {
     const extra = envFiles.find((path) => (KUBEADM.extraArgsFiles as readonly string[]).includes(path) && obs.files.get(path)?.kind === 'file');
-    if (extra) primaryFlagFile = { kind: 'env', path: extra, variable: 'KUBELET_EXTRA_ARGS' };
+    if (extra) primaryFlagFile = { kind: 'env', path: extra, variable: EXTRA_ARGS_VARIABLE };
   }
 
   return {

@@ -76,6 +76,9 @@ describe('fleet: Lease-limited restarts, health gate, rollback, node status and 
       expect(events(fleet.server, 'Remediated').some((event) => event.involvedObject.name === node.name)).to.equal(true);
       expect(annotation(fleet.server, node.name, 'kube-harden.io/last-reconcile')).to.match(/^\d{4}-\d\d-\d\dT/);
     }
+    // Nodes that waited for the slot did their first hardening later: not drift (issue 14, item 11).
+    expect(events(fleet.server, 'DriftCorrected'), 'DriftCorrected Events').to.deep.equal([]);
+    for (const node of fleet.nodes) expect(await node.metrics.text(), node.name).to.not.match(/^kube_harden_drift_corrections_total\{/m);
   });
 
   it('without the semaphore (maxConcurrent 20) the same fleet is disrupted all at once: the limit is what serialises it', async () => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { ConflictError, type LeaseApi, type LeaseRecord } from '../../../agent/cluster/api.js';
+import type { LeaseApi, LeaseRecord } from '../../../agent/cluster/api.js';
 import { annotationPatch, nodeState } from '../../../agent/cluster/node-status.js';
 import { LeaseSemaphore, slotFree } from '../../../agent/cluster/semaphore.js';
+import { MemoryLeases } from '../../fakes/memory-leases.js';
 
 const lease = (holder: string | null, resourceVersion = '7', leaseDurationSeconds = 60): LeaseRecord => ({
   name: 'kube-harden-restart-0',
@@ -13,36 +14,6 @@ const lease = (holder: string | null, resourceVersion = '7', leaseDurationSecond
   renewTimeMs: 0,
   labels: {},
 });
-
-/** Leases in memory with the API server's optimistic concurrency; `beforeWrite` lets a rival win a race. */
-class MemoryLeases implements LeaseApi {
-  readonly leases = new Map<string, LeaseRecord>();
-  private version = 1;
-  beforeWrite: (() => void) | null = null;
-  async get(_namespace: string, name: string) {
-    return this.leases.get(name) ?? null;
-  }
-  async create(record: LeaseRecord) {
-    this.race();
-    if (this.leases.has(record.name)) throw new ConflictError('exists');
-    return this.store(record);
-  }
-  async replace(record: LeaseRecord) {
-    this.race();
-    if (this.leases.get(record.name)?.resourceVersion !== record.resourceVersion) throw new ConflictError('stale');
-    return this.store(record);
-  }
-  store(record: LeaseRecord) {
-    const stored = { ...record, resourceVersion: String(this.version++) };
-    this.leases.set(record.name, stored);
-    return stored;
-  }
-  private race() {
-    const rival = this.beforeWrite;
-    this.beforeWrite = null;
-    rival?.();
-  }
-}
 
 function semaphore(api: LeaseApi, holder: string, clock: { now: number }, slots = 1) {
   return new LeaseSemaphore(api, { namespace: 'kube-harden', holder, slots: () => slots, leaseDurationSeconds: () => 60, now: () => clock.now });
@@ -97,11 +68,19 @@ describe('restart semaphore', () => {
   it('a renewal that finds the slot taken over reports it lost', async () => {
     const api = new MemoryLeases();
     const clock = { now: 0 };
-    const a = semaphore(api, 'a', clock);
+    const lost: string[] = [];
+    const a = new LeaseSemaphore(api, {
+      namespace: 'kube-harden',
+      holder: 'a',
+      slots: () => 1,
+      leaseDurationSeconds: () => 60,
+      now: () => clock.now,
+      onLost: (slot) => lost.push(slot),
+    });
     expect(await a.tryAcquire()).to.equal(true);
     api.store({ ...api.leases.get('kube-harden-restart-0')!, holderIdentity: 'b' });
     expect(await a.renew()).to.equal(false);
-    expect(a.lost).to.equal(true);
+    expect(lost).to.deep.equal(['kube-harden-restart-0']);
     expect(a.slot).to.equal(null);
   });
 });

@@ -11,7 +11,7 @@ const write = (path: string, before: string, after: string, rules: string[]): Wr
   stage: 0,
   createMode: null,
 });
-const plan = (...changes: WriteChange[]): Plan => ({ changes, restarts: [], blocked: [] });
+const plan = (...changes: WriteChange[]): Plan => ({ changes, activations: [], blocked: [] });
 
 describe('rolled-back change memory (pure)', () => {
   const config = write('/var/lib/kubelet/config.yaml', 'a: 1\n', 'a: 1\ntlsMinVersion: VersionTLS12\n', ['kubelet.tls-min-version']);

@@ -48,7 +48,11 @@ describe('planner', () => {
   it('blocks a rule whose requirement is neither passing nor fixable, and says why', () => {
     const plan = buildPlan([rule('a', 'unknown'), rule('b', 'fail', { edits: [append('/f', 'b')] }, ['a'])], obs, policy);
     expect(plan.changes).to.have.length(0);
-    expect(plan.blocked).to.deep.equal([{ id: 'b', reason: 'requires a first (status unknown)' }]);
+    // The unjudged requirement is listed too (apply and plan say what they left alone, and why).
+    expect(plan.blocked).to.deep.equal([
+      { id: 'a', reason: 'not judged: ' },
+      { id: 'b', reason: 'requires a first (not judged: )' },
+    ]);
   });
 
   it('goes ahead when the requirement already passes', () => {
@@ -108,7 +112,7 @@ describe('planner', () => {
       disabled,
     );
     expect(plan.changes).to.have.length(0);
-    expect(plan.restarts).to.have.length(0);
+    expect(plan.activations).to.have.length(0);
   });
 });
 

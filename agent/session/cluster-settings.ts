@@ -1,21 +1,23 @@
-import { createHash } from 'node:crypto';
-import { ConflictError, type ClusterApi, type ConfigMapRecord } from '../cluster/api.js';
+import { ConflictError, type ClusterReadApi, type ConfigMapRecord } from '../cluster/api.js';
 import type { EventRecorder } from '../cluster/events.js';
 import type { LeaseSemaphore } from '../cluster/semaphore.js';
+import { shortDigest as sha } from '../core/digest.js';
 import type { Finding } from '../core/finding.js';
 import type { Policy } from '../core/policy.js';
 import { compareVersions, parseVersion, type Version } from '../core/version.js';
 import { KUBE_PROXY_CONFIGMAP, planKubeProxyConfigMap } from '../rules/kube-proxy/config-map.js';
 import { KUBELET_CONFIGMAP, planKubeletConfigMap } from '../rules/kubelet/config-map.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { DisruptionControl } from './disruption.js';
+import type { EnforcementSession } from './session.js';
 import { KubeProxyRoll, ROLL } from './kube-proxy-roll.js';
 
 /** The leader Lease (`kube-harden-leader-0`): one agent edits the cluster-wide ConfigMaps. */
 export const LEADER_PREFIX = 'kube-harden-leader';
 
 export interface ClusterSettingsDeps {
-  readonly api: ClusterApi;
+  /** Reads only: every write goes through the session, which refuses them in audit mode. */
+  readonly api: ClusterReadApi;
+  readonly session: EnforcementSession;
   readonly leader: LeaseSemaphore;
   readonly roll: KubeProxyRoll;
   readonly events: EventRecorder;
@@ -25,10 +27,6 @@ export interface ClusterSettingsDeps {
   readonly policyHash: () => string;
   readonly now: () => number;
   readonly nodeName: string;
-}
-
-function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 function message(error: unknown): string {
@@ -53,9 +51,11 @@ export class ClusterSettings {
 
   async reconcile(): Promise<Finding[]> {
     const { leader, logger } = this.deps;
-    let leading = false;
+    // In audit mode every agent judges the cluster-wide settings for its report; nothing is written,
+    // so no leader is elected (the election itself writes a Lease).
+    let leading = this.deps.policy().mode !== 'enforce';
     try {
-      leading = await leader.tryAcquire();
+      if (!leading) leading = await leader.tryAcquire();
     } catch (error) {
       logger.warn('leader election failed', { error: message(error) });
     }
@@ -91,6 +91,7 @@ export class ClusterSettings {
       await this.revert(configMap);
       return [];
     }
+    const { session } = this.deps;
     const version = kubeProxyVersion(await api.daemonSets.images(KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.daemonSet));
     const plan = planKubeProxyConfigMap({ text, version, nodeIPs, policy: policy() });
     if (!plan.after) return [...plan.findings];
@@ -101,7 +102,7 @@ export class ClusterSettings {
     }
     if (state === 'canary') return [...plan.findings]; // one change at a time: the canary decides first
     try {
-      await api.configMaps.replace({
+      const written = await session.replaceConfigMap(policy(), {
         ...configMap,
         data: { ...configMap.data, [KUBE_PROXY_CONFIGMAP.key]: plan.after },
         annotations: {
@@ -113,6 +114,7 @@ export class ClusterSettings {
           [ROLL.canary]: this.deps.nodeName,
         },
       });
+      if (!written) return [...plan.findings]; // audit mode: judged and reported, nothing written
     } catch (error) {
       if (error instanceof ConflictError) return [...plan.findings]; // someone else wrote it: judge again next time
       throw error;
@@ -138,11 +140,12 @@ export class ClusterSettings {
     if (previous === undefined) return;
     const { [ROLL.previous]: _previous, ...annotations } = configMap.annotations;
     void _previous;
-    await this.deps.api.configMaps.replace({
+    const written = await this.deps.session.replaceConfigMap(this.deps.policy(), {
       ...configMap,
       data: { ...configMap.data, [KUBE_PROXY_CONFIGMAP.key]: previous },
       annotations: { ...annotations, [ROLL.state]: 'reverted', [ROLL.haltedChange]: configMap.annotations[ROLL.change] ?? '' },
     });
+    if (!written) return;
     this.deps.logger.error('kube-proxy roll halted, previous configuration restored', { reason: configMap.annotations[ROLL.haltedReason] });
     this.deps.events.record(
       {
@@ -162,7 +165,11 @@ export class ClusterSettings {
     const plan = planKubeletConfigMap(text, oldest, this.deps.policy());
     if (!plan.after) return [];
     try {
-      await api.configMaps.replace({ ...configMap, data: { ...configMap.data, [KUBELET_CONFIGMAP.key]: plan.after } });
+      const written = await this.deps.session.replaceConfigMap(this.deps.policy(), {
+        ...configMap,
+        data: { ...configMap.data, [KUBELET_CONFIGMAP.key]: plan.after },
+      });
+      if (!written) return [];
     } catch (error) {
       if (error instanceof ConflictError) return [];
       throw error;
@@ -179,10 +186,10 @@ export class ClusterSettings {
 
 /** Wires the leader's settings and this node's roll from the daemon's parts. */
 export function clusterSettingsFor(parts: {
-  readonly api: ClusterApi;
+  readonly api: ClusterReadApi;
+  readonly session: EnforcementSession;
   readonly leader: LeaseSemaphore;
   readonly events: EventRecorder;
-  readonly disruption: DisruptionControl;
   readonly logger: Logger;
   readonly now: () => number;
   readonly nodeName: string;
@@ -192,7 +199,8 @@ export function clusterSettingsFor(parts: {
 }): ClusterSettings {
   const roll = new KubeProxyRoll({
     api: parts.api,
-    disruption: parts.disruption,
+    session: parts.session,
+    policy: parts.policy,
     events: parts.events,
     logger: parts.logger,
     nodeName: parts.nodeName,

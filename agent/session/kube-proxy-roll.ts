@@ -1,8 +1,9 @@
-import type { ClusterApi, PodRecord } from '../cluster/api.js';
+import type { ClusterReadApi, PodRecord } from '../cluster/api.js';
 import type { EventRecorder } from '../cluster/events.js';
 import { KUBE_PROXY_CONFIGMAP } from '../rules/kube-proxy/config-map.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { DisruptionControl } from './disruption.js';
+import type { Policy } from '../core/policy.js';
+import type { EnforcementSession } from './session.js';
 
 /** Annotations on the kube-proxy ConfigMap that coordinate a roll (written by the leader and the agents). */
 export const ROLL = {
@@ -18,8 +19,10 @@ export const ROLL = {
 } as const;
 
 export interface KubeProxyRollDeps {
-  readonly api: ClusterApi;
-  readonly disruption: DisruptionControl;
+  /** Reads only: the pod deletion and the roll's state go through the session (never in audit mode). */
+  readonly api: ClusterReadApi;
+  readonly session: EnforcementSession;
+  readonly policy: () => Policy;
   readonly events: EventRecorder;
   readonly logger: Logger;
   readonly nodeName: string;
@@ -43,7 +46,7 @@ export class KubeProxyRoll {
   constructor(private readonly deps: KubeProxyRollDeps) {}
 
   async step(): Promise<void> {
-    const { api, nodeName, disruption, logger } = this.deps;
+    const { api, nodeName, session, logger } = this.deps;
     const configMap = await api.configMaps.get(KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name);
     const state = configMap?.annotations[ROLL.state];
     const at = Date.parse(configMap?.annotations[ROLL.at] ?? '');
@@ -52,33 +55,23 @@ export class KubeProxyRoll {
     const mine = (await api.pods.listOnNode(nodeName)).pods.filter(isKubeProxy);
     const stale = mine.find((record) => record.createdMs !== null && record.createdMs < at);
     if (!stale) return;
-    const wait = await disruption.admit(
-      { changes: [], blocked: [], restarts: [{ service: 'kube-proxy', disruption: 'restart', reason: 'roll', rules: ['kube-proxy'] }] },
-      true,
-    );
-    if (wait.size > 0) return; // another node is disrupted; the next step tries again
-    const deletedAt = this.deps.now();
     logger.info('rolling kube-proxy on this node', { pod: stale.pod.metadata.name, canary: state === 'canary' });
-    let problem: string | null;
-    try {
-      await api.pods.delete(stale.pod.metadata.namespace, stale.pod.metadata.name);
-      problem = await this.waitReady(deletedAt, stale.pod.metadata.name);
-    } catch (error) {
-      problem = error instanceof Error ? error.message : String(error);
-    }
+    const policy = this.deps.policy();
+    const problem = await session.rollPod(policy, 'kube-proxy', stale.pod.metadata, (deletedAt) =>
+      this.waitReady(deletedAt, stale.pod.metadata.name),
+    );
+    if (problem === 'audit' || problem === 'waiting') return; // audit mode, or another node is disrupted: the next step tries again
+    const annotate = (annotations: Record<string, string>) =>
+      session.patchConfigMapAnnotations(policy, KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name, annotations);
     if (problem === null) {
-      if (state === 'canary')
-        await api.configMaps.patchAnnotations(KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name, { [ROLL.state]: 'rolling' });
+      if (state === 'canary') await annotate({ [ROLL.state]: 'rolling' });
       this.deps.events.record({
         type: 'Normal',
         reason: 'KubeProxyRolled',
         message: 'kube-proxy restarted with the hardened configuration and Ready',
       });
     } else {
-      await api.configMaps.patchAnnotations(KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name, {
-        [ROLL.state]: 'halted',
-        [ROLL.haltedReason]: `${nodeName}: ${problem}`,
-      });
+      await annotate({ [ROLL.state]: 'halted', [ROLL.haltedReason]: `${nodeName}: ${problem}` });
       logger.error('kube-proxy not Ready after the roll; roll halted', { reason: problem });
       this.deps.events.record({
         type: 'Warning',
@@ -86,7 +79,6 @@ export class KubeProxyRoll {
         message: `kube-proxy not Ready after the roll: ${problem}; roll halted`,
       });
     }
-    await disruption.settle({ unhealthy: [] });
   }
 
   /** Null once a kube-proxy pod created after the deletion is Ready on this node, else why not. */

@@ -1,5 +1,5 @@
 import type { Observation } from '../core/observation.js';
-import type { BlockedRule, Plan, PlannedChange } from '../core/plan.js';
+import { changeKey, type Activation, type BlockedRule, type Plan, type PlannedChange } from '../core/plan.js';
 import type { BackupStore, Journal } from '../host/backups.js';
 import { sha256 } from '../host/backups.js';
 import type { RestartGate } from './health-gate.js';
@@ -9,7 +9,8 @@ import type { ServiceManager } from '../host/service-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export type ChangeOutcome = 'applied' | 'skipped' | 'failed' | 'rolled-back';
-export type RestartOutcome = 'restarted' | 'pending' | 'failed' | 'rolled-back';
+/** `restarted`: restarted (or, for a static pod, its manifest written) and proven healthy. */
+export type ActivationOutcome = 'restarted' | 'pending' | 'failed' | 'rolled-back';
 
 export interface ChangeResult {
   readonly change: PlannedChange;
@@ -17,12 +18,10 @@ export interface ChangeResult {
   error?: string;
 }
 
-export interface RestartResult {
-  readonly service: string;
-  readonly reason: string;
-  /** The rules whose changes this restart loads. */
-  readonly rules: readonly string[];
-  result: RestartOutcome;
+/** What became of one activation of the plan (keyed by its id, never re-derived after a re-plan). */
+export interface ActivationResult {
+  readonly activation: Activation;
+  result: ActivationOutcome;
   error?: string;
 }
 
@@ -30,9 +29,9 @@ export interface RestartResult {
 export interface ApplyResult {
   readonly backupId: string | null;
   readonly changes: readonly ChangeResult[];
-  readonly restarts: readonly RestartResult[];
+  readonly activations: readonly ActivationResult[];
   readonly blocked: readonly BlockedRule[];
-  /** True when every change applied and every restart (if any) proved healthy. */
+  /** True when every change applied and every activation (if any) proved healthy. */
   readonly ok: boolean;
   /** Services still unhealthy at the end, even after the rollback: the node needs a human. */
   readonly unhealthy: readonly string[];
@@ -64,31 +63,31 @@ function message(error: unknown): string {
 }
 
 /**
- * Executes a plan stage by stage: back up, write atomically, verify; a failed change blocks the rules
- * that depend on it (re-plan); then restart what must restart, wait for health, and roll everything
- * back when the service does not come up.
+ * Executes a node plan stage by stage: back up, write atomically, verify; a failed change blocks the
+ * rules that depend on it (re-plan for what is left). Activations come from the original plan: a
+ * static pod is gated right after its manifest is written (and every change bound to it restored when
+ * it does not come back); services restart once everything is written, and a failed gate rolls the
+ * whole apply back. Called only by the enforcement session.
  */
 export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promise<ApplyResult> {
   const { backups, logger } = deps;
-  if (request.plan.changes.length === 0) return { backupId: null, changes: [], restarts: [], blocked: request.plan.blocked, ok: true, unhealthy: [] };
+  if (request.plan.changes.length === 0)
+    return { backupId: null, changes: [], activations: [], blocked: request.plan.blocked, ok: true, unhealthy: [] };
 
   const journal = await backups.begin('apply');
   logger.info('apply started', { backupId: journal.id, changes: request.plan.changes.length });
-  const results: ChangeResult[] = [];
+  const results = new Map<string, ChangeResult>();
   const failed = new Set<string>();
+  const activations = new Map<string, ActivationResult>();
   let plan = request.plan;
-  // Track what ran, not stage numbers: a re-plan renumbers stages (a change that waited for a failed
-  // rule may move to an earlier stage) and must still run once.
-  const key = (change: PlannedChange) => `${change.action}|${change.path}`;
-  const attempted = new Set<string>();
-  const reloads = new Map<string, RestartOutcome>();
   for (;;) {
-    const pending = plan.changes.filter((change) => !attempted.has(key(change)));
+    // Track what ran, not stage numbers: a re-plan renumbers stages and each change still runs once.
+    const pending = plan.changes.filter((change) => !results.has(changeKey(change)));
     if (pending.length === 0) break;
     const stage = Math.min(...pending.map((change) => change.stage));
     for (const change of pending.filter((candidate) => candidate.stage === stage)) {
-      attempted.add(key(change));
       const result: ChangeResult = { change, result: 'applied' };
+      results.set(changeKey(change), result);
       try {
         await applyChange(deps, journal, change, request.obs);
         change.rules.forEach((id) => journal.rules.includes(id) || journal.rules.push(id));
@@ -96,62 +95,46 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
         const hashes =
           change.action === 'write' ? { beforeSha256: change.before === null ? null : sha256(change.before), afterSha256: sha256(change.after) } : {};
         logger.info('change applied', { path: change.path, action: change.action, rules: change.rules, ...hashes });
-        // A static pod manifest takes effect as soon as it is written: prove that component healthy
-        // before touching the next one, and put the manifest back if it does not come back.
-        const reload = plan.restarts.find((restart) => restart.disruption === 'reload' && restart.rules.some((id) => change.rules.includes(id)));
-        if (reload && change.action === 'write' && change.restartsComponent && !request.noRestart) {
-          const writtenAt = Date.now();
-          const problem = await reloadGate(deps, journal, change.path, reload.service, writtenAt, request.healthTimeoutMs);
-          reloads.set(reload.service, problem === null ? 'restarted' : 'rolled-back');
-          if (problem !== null) {
-            result.result = 'rolled-back';
-            result.error = `${reload.service} not healthy within ${Math.round(request.healthTimeoutMs / 1000)}s (${problem}); manifest restored`;
-            change.rules.forEach((id) => failed.add(id));
-          }
-        }
       } catch (error) {
         result.result = 'failed';
         result.error = message(error);
         change.rules.forEach((id) => failed.add(id));
         logger.error('change failed', { path: change.path, action: change.action, rules: change.rules, error: result.error });
+        continue;
       }
-      results.push(result);
+      // A static pod manifest takes effect as soon as it is written: prove that component healthy
+      // before touching the next one, and put back everything its activation carries if it does not.
+      const reload = request.plan.activations.find((activation) => activation.kind === 'reload' && activation.changes.includes(changeKey(change)));
+      if (!reload || change.action !== 'write' || !change.restartsComponent) continue;
+      if (request.noRestart) {
+        activations.set(reload.id, { activation: reload, result: 'pending' });
+        continue;
+      }
+      const problem = await reloadGate(deps, journal, reload, results, request.healthTimeoutMs);
+      activations.set(
+        reload.id,
+        problem === null ? { activation: reload, result: 'restarted' } : { activation: reload, result: 'rolled-back', error: problem },
+      );
+      if (problem !== null) reload.rules.forEach((id) => failed.add(id));
     }
     if (failed.size > 0) plan = request.replan(failed);
   }
   // Changes of the original plan that a re-plan dropped were not attempted.
-  for (const change of request.plan.changes)
-    if (!results.some((result) => result.change.path === change.path && result.change.action === change.action))
-      results.push({ change, result: 'skipped' });
+  for (const change of request.plan.changes) if (!results.has(changeKey(change))) results.set(changeKey(change), { change, result: 'skipped' });
 
-  const appliedRules = new Set(results.filter((result) => result.result === 'applied').flatMap((result) => result.change.rules));
-  const restarts: RestartResult[] = [
-    ...[...reloads].map(([service, result]): RestartResult => {
-      const planned = plan.restarts.find((r) => r.service === service);
-      return { service, reason: planned?.reason ?? '', rules: planned?.rules ?? [], result };
-    }),
-    ...plan.restarts
-      .filter((restart) => !reloads.has(restart.service) && restart.rules.some((id) => appliedRules.has(id)))
-      .map((restart): RestartResult => ({
-        service: restart.service,
-        reason: restart.reason,
-        rules: restart.rules,
-        result: request.noRestart ? 'pending' : 'restarted',
-      })),
-  ];
-  // Reloads (static pods) were gated change by change; only real restarts remain for the loop below.
-  const serviceRestarts = restarts.filter(
-    (restart) => !reloads.has(restart.service) && plan.restarts.find((r) => r.service === restart.service)?.disruption !== 'reload',
-  );
+  const applied = (key: string) => results.get(key)?.result === 'applied';
+  const restarts: ActivationResult[] = request.plan.activations
+    .filter((activation) => activation.kind === 'restart' && activation.changes.some(applied))
+    .map((activation) => ({ activation, result: request.noRestart ? 'pending' : 'restarted' }));
   journal.state = failed.size > 0 ? 'failed' : 'complete';
-  journal.services = restarts.map((restart) => restart.service);
+  journal.services = [...activations.values(), ...restarts].map((entry) => entry.activation.service);
   await backups.save(journal);
 
   let healthy = true;
   const unhealthy: string[] = [];
   if (!request.noRestart)
-    for (const restart of serviceRestarts) {
-      const error = await restartAndWait(deps, restart.service, request.healthTimeoutMs);
+    for (const restart of restarts) {
+      const error = await restartAndWait(deps, restart.activation.service, request.healthTimeoutMs);
       if (error) {
         restart.result = 'failed';
         restart.error = error;
@@ -165,38 +148,52 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
     await backups.restore(journal);
     journal.state = 'rolled-back';
     await backups.save(journal);
-    for (const result of results) if (result.result === 'applied') result.result = 'rolled-back';
-    for (const restart of serviceRestarts) {
-      const error = await restartAndWait(deps, restart.service, request.healthTimeoutMs);
+    for (const result of results.values()) if (result.result === 'applied') result.result = 'rolled-back';
+    for (const restart of restarts) {
+      const error = await restartAndWait(deps, restart.activation.service, request.healthTimeoutMs);
       if (restart.result !== 'failed') restart.result = 'rolled-back';
       if (error) {
-        unhealthy.push(restart.service);
-        logger.error('service unhealthy after rollback', { service: restart.service, error });
+        unhealthy.push(restart.activation.service);
+        logger.error('service unhealthy after rollback', { service: restart.activation.service, error });
       }
     }
   }
   await backups.prune(request.retainBackups);
-  return { backupId: journal.id, changes: results, restarts, blocked: plan.blocked, ok: failed.size === 0 && healthy, unhealthy };
+  return {
+    backupId: journal.id,
+    changes: [...results.values()],
+    activations: [...activations.values(), ...restarts],
+    blocked: plan.blocked,
+    ok: failed.size === 0 && healthy,
+    unhealthy,
+  };
 }
 
 /**
- * Waits for a static pod after its manifest changed; restores the manifest when it stays unhealthy.
- * Null when healthy, else why it was not.
+ * Waits for a static pod after its manifest changed; when it stays unhealthy, restores every change
+ * its activation carries (the manifest and the configuration files written for it) and marks them
+ * rolled back. Null when healthy, else why it was not.
  */
 async function reloadGate(
   deps: ApplyDeps,
   journal: Journal,
-  path: string,
-  service: string,
-  sinceMs: number,
+  activation: Activation,
+  results: ReadonlyMap<string, ChangeResult>,
   timeoutMs: number,
 ): Promise<string | null> {
-  const verdict = await deps.health(service, sinceMs).waitHealthy(timeoutMs);
+  const verdict = await deps.health(activation.service, Date.now()).waitHealthy(timeoutMs);
   if (verdict.healthy) return null;
-  deps.logger.warn('component unhealthy after its manifest changed, restoring it', { service, path, reason: verdict.reason });
-  await deps.backups.restoreLatest(journal, path);
-  const back = await deps.health(service, Date.now()).waitHealthy(timeoutMs);
-  if (!back.healthy) deps.logger.error('component still unhealthy after the manifest was restored', { service, path, reason: back.reason });
+  deps.logger.warn('component unhealthy after its manifest changed, restoring it', { service: activation.service, reason: verdict.reason });
+  for (const key of activation.changes) {
+    const result = results.get(key);
+    if (result?.result !== 'applied') continue;
+    await deps.backups.restoreLatest(journal, result.change.path);
+    result.result = 'rolled-back';
+    result.error = `${activation.service} not healthy within ${Math.round(timeoutMs / 1000)}s (${verdict.reason}); restored`;
+  }
+  const back = await deps.health(activation.service, Date.now()).waitHealthy(timeoutMs);
+  if (!back.healthy)
+    deps.logger.error('component still unhealthy after the manifest was restored', { service: activation.service, reason: back.reason });
   return verdict.reason;
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { shortDigest } from '../core/digest.js';
 import { changeSignature, matchRolledBack, type RolledBackChange } from '../core/change-signature.js';
 import type { Plan, PlannedChange } from '../core/plan.js';
 import { STATE_DIR } from '../host/backups.js';
@@ -15,7 +15,7 @@ interface Stored {
 }
 
 export function policyHash(policyText: string): string {
-  return createHash('sha256').update(policyText).digest('hex').slice(0, 16);
+  return shortDigest(policyText);
 }
 
 /**

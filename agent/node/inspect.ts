@@ -1,0 +1,38 @@
+import { collectTargets, evaluateRules } from '../core/evaluate.js';
+import type { Observation, OperatorInput } from '../core/observation.js';
+import type { EvaluatedRule } from '../core/planner.js';
+import type { Policy } from '../core/policy.js';
+import type { PluginProber } from '../host/cni-plugin.js';
+import type { CommandRunner } from '../host/commands.js';
+import type { HostFs } from '../host/host-fs.js';
+import { observeNode } from '../host/observe.js';
+import { buildContext, type NodeContext } from '../rules/context.js';
+import { RULES } from '../rules/index.js';
+import { KUBEADM, SNAP } from '../rules/kubelet/layout.js';
+
+/** A node read and judged: what audit, plan, apply and the daemon share. */
+export interface InspectedNode {
+  readonly obs: Observation;
+  readonly ctx: NodeContext;
+  readonly evaluated: readonly EvaluatedRule[];
+}
+
+/** Observes the node through the host adapters and evaluates every rule of the catalogue. */
+export async function inspectNode(
+  fs: HostFs,
+  runner: CommandRunner,
+  plugins: PluginProber,
+  input: OperatorInput,
+  policy: Policy,
+): Promise<InspectedNode> {
+  const obs = await observeNode({
+    fs,
+    runner,
+    input,
+    targets: (partial) => collectTargets(RULES, partial),
+    kubeletBinaries: [KUBEADM.binary, SNAP.binary],
+    plugins,
+  });
+  const ctx = buildContext(obs, policy);
+  return { obs, ctx, evaluated: evaluateRules(RULES, ctx) };
+}

@@ -1,0 +1,64 @@
+import { Daemon } from '../../agent/daemon/daemon.js';
+import { ExecPluginProber, type PluginProber } from '../../agent/host/cni-plugin.js';
+import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { HostFs } from '../../agent/host/host-fs.js';
+import { HostRoot } from '../../agent/host/host-root.js';
+import type { HealthProbe, ServiceProbes } from '../../agent/host/health.js';
+import type { ServiceManager } from '../../agent/host/service-manager.js';
+import { silentLogger } from '../../agent/telemetry/logger.js';
+import { AgentMetrics } from '../../agent/telemetry/metrics.js';
+import { FakeHealthProbe } from '../fakes/fake-health.js';
+import { FakeServiceManager } from '../fakes/fake-service-manager.js';
+import { TEST_PLUGIN_DIR } from './prerequisites.js';
+
+/** Starts a standalone daemon (no cluster) on a host root with fast timings; resolves after the first reconcile. */
+export async function startDaemon(
+  root: string,
+  options: {
+    policyFile?: string | null;
+    pollMs?: number;
+    noRestart?: boolean;
+    services?: ServiceManager & { readonly restarts: string[] };
+    health?: HealthProbe;
+    /** Per-service probes (wins over `health`). */
+    probes?: ServiceProbes;
+    /** Wraps the real plugin prober (a test can make it fail). */
+    plugins?: (real: PluginProber) => PluginProber;
+  } = {},
+) {
+  const fs = new HostFs(await HostRoot.open(root));
+  const runner = new ExecaCommandRunner();
+  const metrics = new AgentMetrics('test');
+  const services = options.services ?? new FakeServiceManager();
+  const daemon = new Daemon(
+    {
+      policyFile: options.policyFile ?? null,
+      input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: TEST_PLUGIN_DIR },
+      noRestart: options.noRestart ?? true,
+      debounceMs: 20,
+      pollMs: options.pollMs ?? 100,
+      restartIntervalMs: 300_000,
+      slotRetryMs: 10_000,
+      gateIntervalMs: 50,
+      rollCheckMs: 30_000,
+    },
+    {
+      fs,
+      runner,
+      plugins: (options.plugins ?? ((real) => real))(new ExecPluginProber(fs, runner, TEST_PLUGIN_DIR)),
+      services,
+      health: options.probes ?? (() => options.health ?? new FakeHealthProbe([true])),
+      metrics,
+      logger: silentLogger(),
+      now: () => Date.now(),
+      cluster: null,
+    },
+  );
+  await daemon.start();
+  return { daemon, metrics, services };
+}
+
+export async function metric(metrics: AgentMetrics, pattern: RegExp): Promise<number> {
+  const match = pattern.exec(await metrics.text());
+  return match ? Number(match[1]) : 0;
+}
