@@ -47,33 +47,6 @@ export function workloadTable(audit: WorkloadAudit): string {
   return `${lines.join('\n')}\n`;
 }
 
-function truncate(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
-}
-
-/** A fixed-width table for terminals: status, rule, actual → expected, and the deciding file. */
-export function auditTable(node: LoadedNode): string {
-  const findings = findingsOf(node);
-  const info = nodeInfo(node);
-  const lines = [
-    `Node ${info.name}: ${info.distribution}, kubelet ${info.kubeletVersion}, kernel ${info.kernel}, node IP ${info.nodeIp ?? 'unknown'}`,
-    '',
-    `${'STATUS'.padEnd(8)}${'RULE'.padEnd(42)}${'ACTUAL'.padEnd(34)}EXPECTED`,
-  ];
-  for (const finding of findings) {
-    lines.push(
-      `${finding.status.toUpperCase().padEnd(8)}${finding.id.padEnd(42)}${truncate(finding.actual || '-', 32).padEnd(34)}${truncate(finding.expected || '-', 60)}`,
-    );
-    if (finding.status !== 'pass' && (finding.source || finding.message)) {
-      if (finding.source) lines.push(`${''.padEnd(8)}  source: ${finding.source}`);
-      if (finding.message) lines.push(`${''.padEnd(8)}  ${finding.message}`);
-    }
-  }
-  const summary = summarize(findings);
-  lines.push('', `${summary.pass} pass, ${summary.fail} fail, ${summary.unknown} unknown, ${summary.skip} skip`);
-  return `${lines.join('\n')}\n`;
-}
-
 function xml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
