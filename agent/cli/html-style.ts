@@ -7,6 +7,10 @@ export const REPORT_CSS = `
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 72rem; padding: 1.5rem; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #101828; background: #fff; }
 h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
+h1 code { font-size: inherit; }
+.index { margin-bottom: 1.5rem; }
+.index td { font-size: .9rem; }
+a { color: #175cd3; }
 h2 { font-size: 1.25rem; margin: 2rem 0 .75rem; border-bottom: 2px solid var(--line); padding-bottom: .25rem; }
 h3 { font-size: 1.05rem; margin: 0; }
 h4 { margin: 1rem 0 .25rem; font-size: .95rem; }
@@ -21,7 +25,11 @@ code { overflow-wrap: anywhere; }
 .count.pass, .status.pass { background: var(--pass); }
 .count.skip, .status.skip { background: var(--skip); }
 .status { display: inline-block; min-width: 5.5em; text-align: center; border-radius: .25rem; padding: 0 .4rem; color: #fff; font-size: .8rem; font-weight: 700; letter-spacing: .03em; vertical-align: middle; }
-table { border-collapse: collapse; width: 100%; }
+table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+th.status { width: 7rem; }
+th.rule { width: 30%; }
+th.cis { width: 6rem; }
+th.fix { width: 8rem; }
 th, td { text-align: left; vertical-align: top; padding: .3rem .5rem; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
 .fields th { width: 11rem; color: #344054; font-weight: 600; }
 .facts { max-width: 48rem; }
@@ -41,6 +49,8 @@ pre.diff .hunk { color: #6941c6; }
 details { border: 1px solid var(--line); border-radius: .35rem; padding: .5rem 1rem; margin: 0 0 .75rem; }
 summary { cursor: pointer; font-weight: 600; }
 details[open] summary { margin-bottom: .5rem; }
+details.diff { border: none; padding: 0; margin: .25rem 0 .75rem; }
+details.diff summary { font-weight: 400; color: #475467; font-size: .9rem; }
 footer { margin-top: 2rem; border-top: 1px solid var(--line); }
 @media print { body { max-width: none; padding: 0; } details { border: none; padding: 0; } .count, .status { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
 `;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Escaping-by-default HTML building: every value interpolated into `html` is escaped unless it is
- * itself the result of `html` (already safe). File contents and finding values are untrusted.
+ * Escaping-by-default HTML building: every value interpolated into `markup` is escaped unless it is
+ * itself the result of `markup` (already safe). File contents and finding values are untrusted.
  */
 export class SafeHtml {
   constructor(readonly text: string) {}
@@ -25,13 +25,22 @@ function renderPart(part: Part): string {
   return escapeHtml(String(part));
 }
 
-/** Tagged template: literal markup kept, interpolations escaped (arrays joined, null/false dropped). */
-export function html(strings: TemplateStringsArray, ...values: readonly Part[]): SafeHtml {
+/**
+ * Tagged template: literal markup kept, interpolations escaped (arrays joined, null/false dropped).
+ * (Not named `html`: Prettier would re-indent the markup, and with it <pre> and <style> contents.)
+ */
+export function markup(strings: TemplateStringsArray, ...values: readonly Part[]): SafeHtml {
   let out = strings[0] ?? '';
   values.forEach((value, index) => {
     out += renderPart(value) + (strings[index + 1] ?? '');
   });
   return new SafeHtml(out);
+}
+
+/** An inline <style> element with exactly `css` inside (CSS is raw text: it must not be escaped). */
+export function styleElement(css: string): SafeHtml {
+  if (/<\/style/i.test(css)) throw new Error('style sheet must not contain </style');
+  return new SafeHtml(`<style>${css}</style>`);
 }
 
 /** The CSP source of an inline <style> element: its content's sha256, so no other style can apply. */
