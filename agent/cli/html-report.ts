@@ -188,6 +188,7 @@ ${nodeFacts(report)}
 </section>
 <section id="failures">
 <h2>Failures (${failing.length})</h2>
+${policy.mode === 'audit' && failing.length > 0 ? markup`<p class="fix held">The policy mode is audit: <code>kube-harden apply</code> refuses to change anything. The fixes below show what it would do under mode enforce.</p>` : null}
 ${failing.length > 0 ? failureIndex(failing, report) : null}
 ${failures}</section>
 ${unknowns}
