@@ -65,6 +65,21 @@ describe('audit table: a sectioned terminal report', () => {
       for (const line of rows(out)) expect(line).to.match(/^(FAIL|UNKNOWN|PASS|SKIP) +[a-z0-9.-]+( {2,}\S.*)?$/);
     });
 
+  it('the excerpt in docs/operations.md is the real 80-column table (its lines, in order)', () => {
+    const docs = readFileSync(path.join(REPO, 'docs/operations.md'), 'utf8');
+    const excerpt = /## Reading the audit[\s\S]*?```text\n([\s\S]*?)```/
+      .exec(docs)![1]!
+      .split('\n')
+      .filter((line) => line !== '' && line !== '...');
+    const table = readFileSync(path.join(GOLDEN_DIR, 'kubeadm-worker-80.txt'), 'utf8').split('\n');
+    let at = 0;
+    for (const line of excerpt) {
+      const found = table.indexOf(line, at);
+      expect(found, `docs line not in the table (in order): ${line}`).to.be.above(-1);
+      at = found + 1;
+    }
+  });
+
   it('the summary, then the failures: the first rule rows on screen are the failures, all within 80 columns', async () => {
     const { out } = await audit([]);
     const lines = out.split('\n');
