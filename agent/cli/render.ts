@@ -3,12 +3,17 @@ import type { Plan, PlannedChange } from '../core/plan.js';
 import { unifiedDiff } from '../formats/diff.js';
 import type { ApplyResult } from '../apply/executor.js';
 import type { WorkloadAudit } from '../rules/workloads/pod-rules.js';
+import { COMPONENTS } from '../rules/control-plane/components.js';
 import type { LoadedNode } from './node.js';
 
 /** The `node` object of the audit JSON. */
 export function nodeInfo(node: LoadedNode) {
   const { obs, ctx } = node;
-  const apiserver = obs.stats.get('/etc/kubernetes/manifests/kube-apiserver.yaml')?.kind === 'file';
+  // kubeadm keeps the API server in a static pod manifest, the k8s snap in an args file.
+  const apiserver =
+    obs.stats.get(COMPONENTS.apiserver.manifest)?.kind === 'file' ||
+    obs.files.get(COMPONENTS.apiserver.manifest)?.kind === 'file' ||
+    obs.files.get(COMPONENTS.apiserver.snapArgs)?.kind === 'file';
   const roles = apiserver ? ['control-plane', 'node'] : ['node'];
   return {
     name: obs.input.nodeName,

@@ -29,4 +29,14 @@ describe('audit output formats', () => {
     expect(table).to.match(/\nFAIL +kubelet.read-only-port +10255 +0\n +source: +\/etc\/default\/kubelet\n/);
     expect(table).to.match(/\nResult: 10 fail, 0 unknown, 5 pass, 23 skip\n$/);
   });
+
+  it('a k8s snap control plane is reported as one (its API server runs from an args file, not a manifest)', async () => {
+    const root = copyFixture('k8s-snap-control-plane');
+    const json = testCli({ env: { NODE_NAME: 'cp-snap' } });
+    await runCli(['audit', '--output', 'json', '--host-root', root], json.deps);
+    expect((JSON.parse(json.stdout()) as { node: { roles: string[] } }).node.roles).to.deep.equal(['control-plane', 'node']);
+    const table = testCli({ env: { NODE_NAME: 'cp-snap' } });
+    await runCli(['audit', '--host-root', root], table.deps);
+    expect(table.stdout()).to.match(/^Node cp-snap: k8s-snap control plane, kubelet v1.32.2, /);
+  });
 });
