@@ -91,10 +91,14 @@ function layout(rows: readonly ReportRow[], width: number): Layout {
   };
 }
 
-/** A rule's message unless it only repeats the source ("set in <source>"). */
+/**
+ * A rule's message for the table: nothing when it only repeats the source ("set in <source>"), and a
+ * long actual value it repeats word for word (the list of loose files) is referred to, not printed twice.
+ */
 function detailMessage(row: ReportRow): string {
-  const { message, source } = row.finding;
-  return source && message === `set in ${source}` ? '' : message;
+  const { message, source, actual } = row.finding;
+  if (source && message === `set in ${source}`) return '';
+  return actual.length > 40 && message.includes(actual) ? message.replace(actual, '(see actual)') : message;
 }
 
 function ruleLines(row: ReportRow, table: Layout, paint: Record<FindingStatus, Paint>, width: number): string[] {

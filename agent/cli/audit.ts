@@ -60,7 +60,8 @@ never counted as a pass. Nothing on the node is changed.
   --kubeconfig FILE      also audit the pods on this node (--node-name) against the workload rules
                          (privileged, host namespaces, root, capabilities, limits, runtime socket
                          mounts, writable root filesystem, privilege escalation), with the policy's
-                         exemptions; JSON gains a "workloads" object. Needs pods list (read only)
+                         exemptions; JSON gains a "workloads" object (table and json only). Needs pods
+                         list (read only)
 
 ${COMMON_HELP}
 
