@@ -4,8 +4,14 @@ import type { Policy } from '../core/policy.js';
 import { auditWorkloads, type WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import { COMMON_HELP, EXIT, EXIT_HELP, InputError, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
 import type { Command } from './command.js';
-import { loadNode, type CliDeps } from './node.js';
-import { auditJson, auditJunit, auditTable, findingsOf, workloadTable } from './render.js';
+import { buildPlan } from '../core/planner.js';
+import { renderAuditTable } from './audit-table.js';
+import { renderAuditHtml } from './html-report.js';
+import { loadNode, type CliDeps, type LoadedNode } from './node.js';
+import { policyEvidence, terminalLayout } from './report-facts.js';
+import { buildAuditReport } from './report-model.js';
+import { auditJson, auditJunit, findingsOf, nodeInfo, workloadTable } from './render.js';
+import { agentVersion } from './version.js';
 
 /** Lists this node's pods once and audits them (the Kubernetes client loads only here). */
 async function auditNodePods(kubeconfig: string, nodeName: string, policy: Policy, deps: CliDeps): Promise<WorkloadAudit> {
@@ -30,42 +36,82 @@ async function auditNodePods(kubeconfig: string, nodeName: string, policy: Polic
 
 export const auditCommand: Command = {
   name: 'audit',
-  help: `Usage: kube-harden audit [options] [--output table|json|junit]
+  help: `Usage: kube-harden audit [options] [--output table|json|junit|html] [--all | --only failing]
 
 Reads the node (through --host-root) and reports every rule as pass, fail, unknown or skip, with the
 expected and actual value and the file that decides it (a flag in /etc/default/kubelet beats
 config.yaml, so the flag file is named). "unknown" means the input could not be read or judged; it is
 never counted as a pass. Nothing on the node is changed.
 
-  --output FORMAT        table (default), json (DESIGN §3 shape) or junit
+  --output FORMAT        table (default): the node and the counts first, then one section per part
+                         of the node (kubelet, kernel, control plane, ...), the one with the most
+                         problems first and fail/unknown rows first in each; rules that do not apply
+                         to this node are one line per section; then what apply would do for each
+                         failure (or why it holds back). Fits the terminal's width (80 columns when
+                         not a terminal); colour only on a terminal and never with NO_COLOR set.
+                         json: every rule (DESIGN §3 shape). junit: every rule, for CI dashboards.
+                         html: one self-contained page (no script, no external asset, nothing
+                         fetched) for audit evidence: node facts, counts, each failure with its fix
+                         (the plan's diff) or why apply holds back, passing and not-applicable rules
+                         folded, the policy with its sha256, when and by which version it was made.
+                         Redirect it to a file: kube-harden audit --output html > node-audit.html
+  --all                  table: list every rule, the ones that do not apply to this node included
+  --only failing         table: only fail and unknown rows (the summary still counts every rule)
   --kubeconfig FILE      also audit the pods on this node (--node-name) against the workload rules
                          (privileged, host namespaces, root, capabilities, limits, runtime socket
                          mounts, writable root filesystem, privilege escalation), with the policy's
-                         exemptions; JSON gains a "workloads" object. Needs pods list (read only)
+                         exemptions; JSON gains a "workloads" object (table and json only). Needs pods
+                         list (read only)
 
 ${COMMON_HELP}
 
 ${EXIT_HELP}`,
   async run(argv, deps) {
-    const { values } = parseCommand(argv, { output: { type: 'string' }, kubeconfig: { type: 'string' } });
+    const { values } = parseCommand(argv, {
+      output: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      all: { type: 'boolean' },
+      only: { type: 'string' },
+    });
     if (values.help) {
       deps.stdout(`${this.help}\n`);
       return EXIT.ok;
     }
-    const format = outputFormat(values.output, ['table', 'json', 'junit'] as const, 'table');
+    const format = outputFormat(values.output, ['table', 'json', 'junit', 'html'] as const, 'table');
+    const all = values.all === true;
+    const only = values.only as string | undefined;
+    if (only !== undefined && only !== 'failing') throw new UsageError('--only takes one value: failing');
+    if ((all || only !== undefined) && format !== 'table')
+      throw new UsageError(`--all and --only apply to the table output (${format} keeps every rule)`);
+    if (all && only !== undefined) throw new UsageError('--all and --only failing exclude each other');
     const common = commonOptions(values, deps.env);
     const node = await loadNode(common, deps);
     const kubeconfig = values.kubeconfig as string | undefined;
+    if (kubeconfig !== undefined && (format === 'junit' || format === 'html'))
+      throw new UsageError(`--kubeconfig with --output ${format} is not supported (use json or table)`);
     const workloads = kubeconfig === undefined ? null : await auditNodePods(kubeconfig, common.nodeName, node.policy, deps);
-    if (workloads && format === 'junit') throw new UsageError('--kubeconfig with --output junit is not supported (use json or table)');
-    deps.stdout(
-      format === 'json'
-        ? auditJson(node, workloads)
-        : format === 'junit'
-          ? auditJunit(node)
-          : auditTable(node) + (workloads ? workloadTable(workloads) : ''),
-    );
+    if (format === 'json') deps.stdout(auditJson(node, workloads));
+    else if (format === 'junit') deps.stdout(auditJunit(node));
+    else if (format === 'html') deps.stdout(await auditHtml(node, common.policyFile, deps));
+    else {
+      const layout = terminalLayout(deps.terminal, deps.env);
+      const policy = { file: common.policyFile, mode: node.policy.mode };
+      deps.stdout(
+        renderAuditTable(auditReport(node), { ...layout, all, onlyFailing: only === 'failing', policy }) +
+          (workloads ? workloadTable(workloads) : ''),
+      );
+    }
     const summary = summarize(findingsOf(node));
     return summary.fail + summary.unknown + (workloads?.violations.length ?? 0) > 0 ? EXIT.findings : EXIT.ok;
   },
 };
+
+/** The findings in sections with the plan's fix for each failure (buildPlan is pure: nothing is written). */
+function auditReport(node: LoadedNode) {
+  return buildAuditReport(nodeInfo(node), node.evaluated, buildPlan(node.evaluated, node.obs, node.policy));
+}
+
+async function auditHtml(node: LoadedNode, policyFile: string | null, deps: CliDeps): Promise<string> {
+  const policy = await policyEvidence(node.policy, policyFile);
+  return renderAuditHtml(auditReport(node), policy, { generatedAt: deps.now().toISOString(), toolVersion: agentVersion() });
+}

@@ -12,6 +12,7 @@ import type { ServiceProbes } from '../host/health.js';
 import type { ServiceManager } from '../host/service-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 import { InputError, type CommonOptions, type Env } from './common.js';
+import type { Terminal } from './report-facts.js';
 
 /** The adapters a command runs with; main.ts builds the real ones, tests pass fakes. */
 export interface CliDeps {
@@ -23,6 +24,8 @@ export interface CliDeps {
   readonly health: ServiceProbes;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** The terminal stdout goes to (width, colour of the audit table); absent = not a terminal. */
+  readonly terminal?: Terminal;
 }
 
 /** A node read and judged, with the adapters the commands go on with. */

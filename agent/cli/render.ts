@@ -3,12 +3,17 @@ import type { Plan, PlannedChange } from '../core/plan.js';
 import { unifiedDiff } from '../formats/diff.js';
 import type { ApplyResult } from '../node/executor.js';
 import type { WorkloadAudit } from '../rules/workloads/pod-rules.js';
+import { COMPONENTS } from '../rules/control-plane/components.js';
 import type { LoadedNode } from './node.js';
 
 /** The `node` object of the audit JSON. */
 export function nodeInfo(node: LoadedNode) {
   const { obs, ctx } = node;
-  const apiserver = obs.stats.get('/etc/kubernetes/manifests/kube-apiserver.yaml')?.kind === 'file';
+  // kubeadm keeps the API server in a static pod manifest, the k8s snap in an args file.
+  const apiserver =
+    obs.stats.get(COMPONENTS.apiserver.manifest)?.kind === 'file' ||
+    obs.files.get(COMPONENTS.apiserver.manifest)?.kind === 'file' ||
+    obs.files.get(COMPONENTS.apiserver.snapArgs)?.kind === 'file';
   const roles = apiserver ? ['control-plane', 'node'] : ['node'];
   return {
     name: obs.input.nodeName,
@@ -44,33 +49,6 @@ export function workloadTable(audit: WorkloadAudit): string {
     lines.push(
       `${'EXEMPT'.padEnd(8)}${entry.rule.padEnd(42)}${entry.namespace}/${entry.pod}: ${entry.reason}${entry.expires ? ` (until ${entry.expires})` : ''}`,
     );
-  return `${lines.join('\n')}\n`;
-}
-
-function truncate(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
-}
-
-/** A fixed-width table for terminals: status, rule, actual → expected, and the deciding file. */
-export function auditTable(node: LoadedNode): string {
-  const findings = findingsOf(node);
-  const info = nodeInfo(node);
-  const lines = [
-    `Node ${info.name}: ${info.distribution}, kubelet ${info.kubeletVersion}, kernel ${info.kernel}, node IP ${info.nodeIp ?? 'unknown'}`,
-    '',
-    `${'STATUS'.padEnd(8)}${'RULE'.padEnd(42)}${'ACTUAL'.padEnd(34)}EXPECTED`,
-  ];
-  for (const finding of findings) {
-    lines.push(
-      `${finding.status.toUpperCase().padEnd(8)}${finding.id.padEnd(42)}${truncate(finding.actual || '-', 32).padEnd(34)}${truncate(finding.expected || '-', 60)}`,
-    );
-    if (finding.status !== 'pass' && (finding.source || finding.message)) {
-      if (finding.source) lines.push(`${''.padEnd(8)}  source: ${finding.source}`);
-      if (finding.message) lines.push(`${''.padEnd(8)}  ${finding.message}`);
-    }
-  }
-  const summary = summarize(findings);
-  lines.push('', `${summary.pass} pass, ${summary.fail} fail, ${summary.unknown} unknown, ${summary.skip} skip`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,7 +1,7 @@
 import type { Observation, Targets } from './observation.js';
 import type { EvaluatedRule } from './planner.js';
 import { ruleEnabled } from './policy.js';
-import type { Rule, RuleContext } from './rule.js';
+import type { Evaluation, Rule, RuleContext } from './rule.js';
 
 /** Runs every rule; a rule disabled by policy is reported `skip`. A throwing rule is `unknown`, never pass. */
 export function evaluateRules<C extends RuleContext>(rules: readonly Rule<C>[], ctx: C): EvaluatedRule[] {
@@ -10,13 +10,28 @@ export function evaluateRules<C extends RuleContext>(rules: readonly Rule<C>[], 
     const base = { id: meta.id, title: meta.title, cis: meta.cis, expected: '', actual: '', source: null, remediable: false };
     if (!ruleEnabled(ctx.policy, meta.id)) return { meta, evaluation: { finding: { ...base, status: 'skip', message: 'disabled by policy' } } };
     try {
-      return { meta, evaluation: rule.evaluate(ctx) };
+      return { meta, evaluation: withExistingSource(rule.evaluate(ctx), ctx.obs) };
     } catch (error) {
       // A bug in one rule must not hide the others or pass silently.
       const message = `internal error while evaluating: ${error instanceof Error ? error.message : String(error)}`;
       return { meta, evaluation: { finding: { ...base, status: 'unknown', message } } };
     }
   });
+}
+
+/** True when the observation read `path` (as a file, directory, stat or plugin) and found nothing there. */
+function observedMissing(obs: Observation, path: string): boolean {
+  return [obs.files, obs.dirs, obs.stats, obs.hostPlugins].some((states) => states.get(path)?.kind === 'missing');
+}
+
+/**
+ * A finding's source names the file that decides the value; a path the observation saw missing decides
+ * nothing (e.g. the file a fix would create), so it is dropped rather than shown as if it were there.
+ */
+function withExistingSource(evaluation: Evaluation, obs: Observation): Evaluation {
+  const { source } = evaluation.finding;
+  if (source === null || !observedMissing(obs, source)) return evaluation;
+  return { ...evaluation, finding: { ...evaluation.finding, source: null } };
 }
 
 /** Union of every rule's targets for the observation read so far. */

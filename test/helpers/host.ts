@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliDeps } from '../../agent/cli/node.js';
+import type { Terminal } from '../../agent/cli/report-facts.js';
 import { ExecaCommandRunner } from '../../agent/host/commands.js';
 import { silentLogger } from '../../agent/telemetry/logger.js';
 import { FakeHealthProbe } from '../fakes/fake-health.js';
@@ -70,7 +71,9 @@ export interface TestCli {
   stdout(): string;
 }
 
-export function testCli(options: { env?: Record<string, string>; services?: FakeServiceManager; health?: FakeHealthProbe } = {}): TestCli {
+export function testCli(
+  options: { env?: Record<string, string>; services?: FakeServiceManager; health?: FakeHealthProbe; terminal?: Terminal } = {},
+): TestCli {
   const out: string[] = [];
   const err: string[] = [];
   const services = options.services ?? new FakeServiceManager();
@@ -90,6 +93,7 @@ export function testCli(options: { env?: Record<string, string>; services?: Fake
       health: () => health,
       logger: silentLogger(),
       now: () => new Date('2026-11-22T12:00:00Z'),
+      ...(options.terminal ? { terminal: options.terminal } : {}),
     },
   };
 }

@@ -47,7 +47,10 @@ function snapFlagRule(spec: SnapFlagSpec): Rule<NodeContext> {
     targets,
     evaluate(ctx): Evaluation {
       const state = ctx.obs.files.get(SNAP_KUBE_PROXY.args);
-      const base = { id: spec.id, title: spec.title, cis: [] as string[], source: SNAP_KUBE_PROXY.args };
+      // The args file is the source only where it exists (or exists but cannot be read): a kubeadm
+      // node has none, and naming it there would send an operator looking for a file that is not there.
+      const source = state?.kind === 'file' || state?.kind === 'error' ? SNAP_KUBE_PROXY.args : null;
+      const base = { id: spec.id, title: spec.title, cis: [] as string[], source };
       if (state?.kind !== 'file') {
         const kubeadm = ctx.kubelet.layout === 'kubeadm';
         const message = kubeadm
