@@ -130,7 +130,7 @@ function fixLines(report: AuditReport, row: ReportRow): string[] {
   return [
     ...(fix.heldBack !== null ? [`held back: ${fix.heldBack}`] : []),
     ...fix.changes.map(describeChange),
-    ...fix.restarts.map((restart) => `then restart ${restart.service}`),
+    ...fix.restarts.map((activation) => `then ${activation.kind} ${activation.service}`),
   ];
 }
 

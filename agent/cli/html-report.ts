@@ -59,7 +59,9 @@ function fixBlock(id: string, fix: RuleFix | undefined, shown: Set<PlannedChange
         : markup`<details class="diff"><summary>the same diff as above</summary>${diffBlock(changeDiff(change))}</details>`;
     return markup`<li><p>${describeChange(change)}${shared}</p>${diff}</li>`;
   });
-  const restarts = fix.restarts.map((restart) => markup`<li><p>then restart <code>${restart.service}</code>: ${restart.reason}</p></li>`);
+  const restarts = fix.restarts.map(
+    (activation) => markup`<li><p>then ${activation.kind} <code>${activation.service}</code>: ${activation.reason}</p></li>`,
+  );
   const list =
     changes.length + restarts.length > 0
       ? markup`<p class="fix">What <code>kube-harden apply</code> would do:</p><ol class="changes">${changes}${restarts}</ol>`

@@ -1,5 +1,5 @@
 import { summarize, type Finding, type FindingStatus, type FindingSummary } from '../core/finding.js';
-import type { Plan, PlannedChange, PlannedRestart } from '../core/plan.js';
+import type { Activation, Plan, PlannedChange } from '../core/plan.js';
 import type { EvaluatedRule } from '../core/planner.js';
 import type { PolicyMode } from '../core/policy.js';
 
@@ -51,7 +51,7 @@ export interface ReportSection {
 /** What `apply` would do for one failing rule: its planned changes and restarts, or why it holds back. */
 export interface RuleFix {
   readonly changes: readonly PlannedChange[];
-  readonly restarts: readonly PlannedRestart[];
+  readonly restarts: readonly Activation[];
   /** Why apply leaves this rule failing (plan.blocked), or null. */
   readonly heldBack: string | null;
 }
@@ -89,7 +89,7 @@ function fixFor(id: string, plan: Plan): RuleFix {
   const blocked = plan.blocked.find((entry) => entry.id === id);
   return {
     changes: plan.changes.filter((change) => change.rules.includes(id)),
-    restarts: plan.restarts.filter((restart) => restart.rules.includes(id)),
+    restarts: plan.activations.filter((activation) => activation.rules.includes(id)),
     heldBack: blocked ? blocked.reason : null,
   };
 }

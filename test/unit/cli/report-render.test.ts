@@ -44,7 +44,7 @@ function rule(id: string, component: string, fields: Partial<Finding>): Evaluate
   return { meta: { id, title: finding.title, cis: [], component, remediable: true, disruption: 'none', versions: 'all' }, evaluation: { finding } };
 }
 
-const EMPTY_PLAN: Plan = { changes: [], restarts: [], blocked: [] };
+const EMPTY_PLAN: Plan = { changes: [], activations: [], blocked: [] };
 
 describe('text layout', () => {
   it('wraps at spaces, then after separators inside long words, never beyond the width', () => {
@@ -104,7 +104,7 @@ describe('terminal table without a terminal', () => {
   it('a policy in audit mode says apply would refuse; a held-back rule says why', () => {
     const report = buildAuditReport(NODE, [rule('kubelet.b', 'kubelet', { status: 'fail' })], {
       changes: [],
-      restarts: [],
+      activations: [],
       blocked: [{ id: 'kubelet.b', reason: 'kubelet version unknown' }],
     });
     const out = renderAuditTable(report, { width: 80, color: false, all: false, onlyFailing: false, policy: { file: '/etc/p.yaml', mode: 'audit' } });
@@ -144,7 +144,9 @@ describe('HTML report escaping', () => {
             createMode: null,
           },
         ],
-        restarts: [{ service: 'kubelet', disruption: 'restart', reason: hostile, rules: ['kubelet.b'] }],
+        activations: [
+          { id: 'restart:kubelet', service: 'kubelet', kind: 'restart', disruption: 'restart', reason: hostile, rules: ['kubelet.b'], changes: [] },
+        ],
         blocked: [],
       },
     );
