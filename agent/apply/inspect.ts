@@ -11,7 +11,7 @@ import type { HostFs } from '../host/host-fs.js';
 import { observeNode } from '../host/observe.js';
 import { buildContext, type NodeContext } from '../rules/context.js';
 import { RULE_VALUE_SPECS, RULES } from '../rules/index.js';
-import { KUBEADM, SNAP } from '../rules/kubelet/layout.js';
+import { KUBELET_BINARIES } from '../rules/kubelet/layout.js';
 
 /** A node read and judged: what audit, plan, apply and the daemon share. */
 export interface InspectedNode {
@@ -33,7 +33,7 @@ export async function inspectNode(
     runner,
     input,
     targets: (partial) => collectTargets(RULES, partial),
-    kubeletBinaries: [KUBEADM.binary, SNAP.binary],
+    kubeletBinaries: KUBELET_BINARIES, // issue 16 hook: k3s and RKE2 binaries added
     plugins,
   });
   const ctx = buildContext(obs, policy);

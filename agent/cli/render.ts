@@ -3,6 +3,7 @@ import type { Plan, PlannedChange } from '../core/plan.js';
 import { unifiedDiff } from '../formats/diff.js';
 import type { ApplyResult } from '../apply/executor.js';
 import type { WorkloadAudit } from '../rules/workloads/pod-rules.js';
+import { nodeOwner, ownerRefusal } from '../rules/platform/owner.js';
 import type { LoadedNode } from './node.js';
 
 /** The `node` object of the audit JSON. */
@@ -12,7 +13,10 @@ export function nodeInfo(node: LoadedNode) {
   const roles = apiserver ? ['control-plane', 'node'] : ['node'];
   return {
     name: obs.input.nodeName,
-    distribution: ctx.kubelet.layout,
+    distribution: ctx.kubelet.distribution.id,
+    distributionRole: ctx.kubelet.distribution.role,
+    distributionEvidence: ctx.kubelet.distribution.evidence,
+    configurationOwner: ownerLine(node),
     roles,
     kubeletVersion: obs.kubeletVersion ? obs.kubeletVersion.raw : 'unknown',
     kubeletVersionSource: obs.kubeletVersion?.source ?? null,
@@ -21,6 +25,12 @@ export function nodeInfo(node: LoadedNode) {
     kernel: obs.kernelRelease ?? 'unknown',
     lsm: obs.lsm,
   };
+}
+
+/** The one-line refusal when another system owns the node's configuration, else null. */
+function ownerLine(node: LoadedNode): string | null {
+  const owner = nodeOwner(node.ctx.kubelet.distribution);
+  return owner ? ownerRefusal(owner, node.ctx.kubelet.distribution.evidence) : null;
 }
 
 export function findingsOf(node: LoadedNode): Finding[] {
@@ -56,7 +66,8 @@ export function auditTable(node: LoadedNode): string {
   const findings = findingsOf(node);
   const info = nodeInfo(node);
   const lines = [
-    `Node ${info.name}: ${info.distribution}, kubelet ${info.kubeletVersion}, kernel ${info.kernel}, node IP ${info.nodeIp ?? 'unknown'}`,
+    `Node ${info.name}: ${info.distribution}${info.distributionRole ? ` ${info.distributionRole}` : ''}, kubelet ${info.kubeletVersion}, kernel ${info.kernel}, node IP ${info.nodeIp ?? 'unknown'}`,
+    ...(info.configurationOwner ? [info.configurationOwner] : []),
     '',
     `${'STATUS'.padEnd(8)}${'RULE'.padEnd(42)}${'ACTUAL'.padEnd(34)}EXPECTED`,
   ];

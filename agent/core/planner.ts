@@ -3,6 +3,7 @@ import type { Observation } from './observation.js';
 import { sysctlPath, type BlockedRule, type Plan, type PlannedChange, type PlannedRestart } from './plan.js';
 import { ruleEnabled, type Policy } from './policy.js';
 import type { Evaluation, Remedy, RuleMeta } from './rule.js';
+import { writeRefusal } from '../rules/platform/owner.js';
 
 /** One rule's evaluation together with its static description, in registry order. */
 export interface EvaluatedRule {
@@ -31,10 +32,13 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
   const blocked = new Map<string, string>();
   const candidates = new Map<string, Candidate>();
   const byId = new Map(rules.map((rule) => [rule.meta.id, rule]));
+  // Another system owns this node's configuration (OpenShift MCO, Talos, GKE, MicroK8s): every write is refused.
+  const refusal = writeRefusal(obs);
 
   for (const { meta, evaluation } of rules) {
     if (!ruleEnabled(policy, meta.id) || evaluation.finding.status !== 'fail') continue;
-    if (options.failedRules?.has(meta.id)) blocked.set(meta.id, 'its change failed during this apply');
+    if (refusal) blocked.set(meta.id, refusal);
+    else if (options.failedRules?.has(meta.id)) blocked.set(meta.id, 'its change failed during this apply');
     else if (options.heldRules?.has(meta.id)) blocked.set(meta.id, options.heldRules.get(meta.id)!);
     else if (evaluation.remedy && evaluation.finding.remediable) candidates.set(meta.id, { meta, remedy: evaluation.remedy, stage: 0 });
     else blocked.set(meta.id, evaluation.blocked ?? (evaluation.finding.message || 'not remediable by kube-harden'));

@@ -15,6 +15,7 @@ import { clusterSettingsFor, type ClusterSettings } from './cluster-settings.js'
 import type { Finding } from '../core/finding.js';
 import type { DaemonCluster, DaemonDeps, DaemonOptions, ReconcileReason } from './types.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
+import { distributionLabel } from '../rules/platform/distribution.js'; // issue 16 hook
 
 export { DEFAULT_DAEMON_TIMING, type DaemonCluster, type DaemonDeps, type DaemonOptions, type ReconcileReason } from './types.js';
 
@@ -197,7 +198,7 @@ export class Daemon {
           rule.evaluation.finding,
       );
       this.deps.metrics.recordFindings(findings);
-      this.deps.metrics.recordNode(node.obs, node.ctx.kubelet.layout);
+      this.deps.metrics.recordNode(node.obs, distributionLabel(node.ctx.kubelet.distribution)); // issue 16 hook
       const held = this.flap.heldRules(started);
       this.deps.metrics.recordConflicts(
         findings.map((finding) => finding.id),
