@@ -70,8 +70,9 @@ export function mergeRancherConfig(files: readonly { path: string; text: string 
 }
 
 /**
- * Removes from `key` (a list or a single string) every entry `drop` selects; the key goes when nothing
- * is left. Unchanged text when nothing matches.
+ * Removes from `key` (a list or a single string) every entry `drop` selects. A key left with nothing
+ * stays as an empty list: deleting it would bring back what this file's value replaced in earlier files
+ * (the last file that sets a key wins). Unchanged text when nothing matches.
  */
 export function removeRancherListEntries(text: string, key: string, drop: (value: string) => boolean): string {
   const doc = parse(text);
@@ -80,11 +81,17 @@ export function removeRancherListEntries(text: string, key: string, drop: (value
   if (isSeq(node)) {
     const kept = node.items.filter((item) => !drop(scalarText(isScalar(item) ? item.value : item)));
     if (kept.length === node.items.length) return text;
-    if (kept.length === 0) doc.delete(key);
-    else node.items = kept;
-  } else if (isScalar(node) && drop(scalarText(node.value))) doc.delete(key);
-  else return text;
-  const out = doc.toString({ lineWidth: 0, minContentWidth: 0, indentSeq: !/^[A-Za-z0-9_+-]+:[ \t]*\r?\n- /m.test(text) });
+    node.items = kept;
+    if (kept.length === 0) node.flow = true;
+  } else if (isScalar(node) && drop(scalarText(node.value))) {
+    const empty = doc.createNode([]);
+    empty.flow = true;
+    doc.set(key, empty);
+  } else return text;
+  // Rancher writes its drop-ins as JSON (valid YAML): JSON in, JSON out, with the file's indentation.
+  const out = text.trimStart().startsWith('{')
+    ? `${JSON.stringify(doc.toJSON(), null, /^\s*\{[ \t]*\r?\n([ \t]+)\S/.exec(text)?.[1] ?? '')}${/\n\s*$/.test(text) ? '\n' : ''}`
+    : doc.toString({ lineWidth: 0, minContentWidth: 0, indentSeq: !/^[A-Za-z0-9_+-]+:[ \t]*\r?\n- /m.test(text) });
   return text.includes('\r\n') ? out.replace(/\r?\n/g, '\r\n') : out;
 }
 

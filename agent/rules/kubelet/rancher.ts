@@ -158,6 +158,10 @@ export function resolveRancherView(obs: Observation, layout: RancherLayout, dist
     const protect = merged.get('protect-kernel-defaults');
     if (protect?.kind === 'scalar' && protect.value === 'true')
       flags.push({ name: 'protect-kernel-defaults', value: 'true', origin: { kind: 'rancher', path: protect.path, key: protect.key } });
+    // RKE2's CIS profile sets the kubelet's protect-kernel-defaults itself (RKE2 hardening guide).
+    const profile = merged.get('profile');
+    if (layout.name === 'rke2' && profile?.kind === 'scalar' && profile.value.startsWith('cis'))
+      flags.push({ name: 'protect-kernel-defaults', value: 'true', origin: { kind: 'rancher', path: profile.path, key: profile.key } });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const path = files.find((file) => message.startsWith(`${file.path}:`))?.path ?? layout.config;

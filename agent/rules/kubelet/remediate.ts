@@ -72,7 +72,8 @@ function removeFlagEdits(view: KubeletView, field: KubeletField): FileEdit[] {
     if (origin.kind === 'env') edits.push(editEnvVariable(origin, removeEverywhere(field.flag)));
     else if (origin.kind === 'args')
       edits.push({ path: origin.path, transform: (current) => removeArg(requireText(current, origin.path), field.flag) });
-    else if (origin.kind === 'rancher')
+    // `profile: cis` implies --protect-kernel-defaults; it is never removed for that.
+    else if (origin.kind === 'rancher' && origin.key !== 'profile')
       edits.push({
         path: origin.path,
         transform: (current) =>

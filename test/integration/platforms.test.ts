@@ -1,0 +1,220 @@
+import { expect } from 'chai';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runCli } from '../../agent/cli/index.js';
+import { FakeHealthProbe } from '../fakes/fake-health.js';
+import { FakeServiceManager } from '../fakes/fake-service-manager.js';
+import { cleanupTempDirs, copyFixture, read, snapshotTree, testCli } from '../helpers/host.js';
+
+async function cli(args: string[], root: string, options: Parameters<typeof testCli>[0] = {}) {
+  const harness = testCli(options);
+  const code = await runCli([...args, '--host-root', root], harness.deps);
+  return { code, out: harness.stdout(), err: harness.err.join(''), harness };
+}
+
+interface Report {
+  node: Record<string, unknown>;
+  results: Array<{ id: string; status: string; source: string | null; actual: string; message: string }>;
+  summary: Record<string, number>;
+}
+
+async function audit(root: string): Promise<{ code: number; report: Report; byId: Map<string, Report['results'][number]> }> {
+  const { code, out } = await cli(['audit', '--output', 'json'], root);
+  const report = JSON.parse(out) as Report;
+  return { code, report, byId: new Map(report.results.map((result) => [result.id, result])) };
+}
+
+const KUBELET_FAILS = (report: Report) => report.results.filter((result) => result.id.startsWith('kubelet.') && result.status === 'fail');
+
+/** Audit → plan (changes nothing) → apply → audit clean → second plan empty → rollback byte for byte. */
+async function fullCycle(fixture: string, options: { nodeIp?: string } = {}) {
+  const extra = options.nodeIp ? ['--node-ip', options.nodeIp] : [];
+  const root = copyFixture(fixture);
+  const before = snapshotTree(root);
+  const plan = await cli(['plan', ...extra], root);
+  expect(plan.code, plan.err).to.equal(1);
+  expect(snapshotTree(root)).to.deep.equal(before);
+  const apply = await cli(['apply', '--no-restart', '--output', 'json', ...extra], root);
+  expect(apply.code, apply.err + apply.out).to.equal(0);
+  const after = await cli(['audit', '--output', 'json', ...extra], root);
+  const report = JSON.parse(after.out) as Report;
+  expect(KUBELET_FAILS(report), JSON.stringify(KUBELET_FAILS(report))).to.deep.equal([]);
+  const second = await cli(['plan', '--output', 'json', ...extra], root);
+  expect(JSON.parse(second.out)).to.deep.equal({ changes: [], restarts: [], blocked: [] });
+  expect(second.code).to.equal(0);
+  const hardened = snapshotTree(root);
+  const rollback = await cli(['rollback', '--no-restart'], root);
+  expect(rollback.code, rollback.err).to.equal(0);
+  expect(snapshotTree(root)).to.deep.equal(before);
+  return { root, apply: JSON.parse(apply.out) as { restarts: Array<{ service: string; rules: string[] }> }, hardened };
+}
+
+describe('platforms: k3s', () => {
+  after(cleanupTempDirs);
+
+  it('server: detected, judged with k3s precedence (config.yaml, then config.yaml.d with kubelet-arg+ appending)', async () => {
+    const root = copyFixture('k3s-server');
+    const { code, report, byId } = await audit(root);
+    expect(code).to.equal(1);
+    expect(report.node).to.include({ distribution: 'k3s', distributionRole: 'server', kubeletVersion: 'v1.32.4', configurationOwner: null });
+    expect(byId.get('kubelet.tls-min-version')).to.include({
+      status: 'fail',
+      actual: 'VersionTLS10',
+      source: '/etc/rancher/k3s/config.yaml.d/10-site.yaml',
+    });
+    expect(byId.get('kubelet.streaming-connection-idle-timeout')).to.include({
+      status: 'fail',
+      actual: '4h',
+      source: '/etc/rancher/k3s/config.yaml',
+    });
+    // k3s's own defaults drop-in decides what the config files do not set.
+    expect(byId.get('kubelet.read-only-port')).to.include({
+      status: 'pass',
+      source: '/var/lib/rancher/k3s/agent/etc/kubelet.conf.d/00-k3s-defaults.conf',
+    });
+    expect(byId.get('kubelet.anonymous-auth')).to.include({ status: 'pass' });
+    const table = await cli(['audit'], root);
+    expect(table.out.split('\n')[0]).to.match(/^Node \S+: k3s server, kubelet v1\.32\.4/);
+  });
+
+  it('server: apply writes a kube-harden kubelet drop-in, removes overriding kubelet-arg entries (comments kept), never touches k3s defaults; rollback restores', async () => {
+    const { root, apply, hardened } = await fullCycle('k3s-server', { nodeIp: '10.0.8.21' });
+    expect(apply.restarts.map((restart) => restart.service)).to.deep.equal(['k3s']);
+    const dropIn = new TextDecoder().decode(
+      Buffer.from(hardened.get('var/lib/rancher/k3s/agent/etc/kubelet.conf.d/90-kube-harden.conf')!.split(' ').pop()!, 'base64'),
+    );
+    expect(dropIn).to.contain('kind: KubeletConfiguration\n');
+    expect(dropIn).to.contain('streamingConnectionIdleTimeout: 5m\n');
+    expect(dropIn).to.contain('tlsMinVersion: VersionTLS12\n');
+    const config = new TextDecoder().decode(Buffer.from(hardened.get('etc/rancher/k3s/config.yaml')!.split(' ').pop()!, 'base64'));
+    expect(config).to.contain('  - "max-pods=150" # sized for the r12 hosts\n');
+    expect(config).to.not.contain('streaming-connection-idle-timeout');
+    expect(config).to.contain('# k3s server settings');
+    const site = new TextDecoder().decode(Buffer.from(hardened.get('etc/rancher/k3s/config.yaml.d/10-site.yaml')!.split(' ').pop()!, 'base64'));
+    // An emptied list stays (deleting it would change what the file overrides), and so does the comment.
+    expect(site).to.equal("# Site-wide additions, appended to config.yaml's list (`+`).\nkubelet-arg+: []\n");
+    expect(hardened.get('var/lib/rancher/k3s/agent/etc/kubelet.conf.d/00-k3s-defaults.conf')).to.equal(
+      snapshotTree(root).get('var/lib/rancher/k3s/agent/etc/kubelet.conf.d/00-k3s-defaults.conf'),
+    );
+  });
+
+  it('server: a restart of k3s (control plane included) is one restart, health-gated', async () => {
+    const root = copyFixture('k3s-server');
+    const services = new FakeServiceManager();
+    const result = await cli(['apply', '--output', 'json', '--node-ip', '10.0.8.21'], root, { services, health: new FakeHealthProbe([true]) });
+    expect(result.code, result.err + result.out).to.equal(0);
+    expect(services.restarts).to.deep.equal(['k3s']);
+  });
+
+  it('agent: the k3s-agent service, read-only-port from kubelet-arg removed, audit clean after apply', async () => {
+    const { apply, hardened } = await fullCycle('k3s-agent', { nodeIp: '10.0.8.22' });
+    expect(apply.restarts.map((restart) => restart.service)).to.deep.equal(['k3s-agent']);
+    const config = new TextDecoder().decode(Buffer.from(hardened.get('etc/rancher/k3s/config.yaml')!.split(' ').pop()!, 'base64'));
+    expect(config).to.not.contain('read-only-port');
+    expect(config).to.contain('server: https://k3s.example.internal:6443\n');
+  });
+
+  it('a kubelet drop-in directory swapped for a symlink out of the host: nothing is written outside', async () => {
+    const outside = mkdtempSync(path.join(tmpdir(), 'kh-outside-'));
+    try {
+      const root = copyFixture('k3s-agent');
+      const dir = path.join(root, 'var/lib/rancher/k3s/agent/etc/kubelet.conf.d');
+      rmSync(dir, { recursive: true });
+      symlinkSync(outside, dir);
+      const apply = await cli(['apply', '--no-restart'], root);
+      expect(apply.code).to.equal(1);
+      expect(readdirSync(outside)).to.deep.equal([]);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('platforms: RKE2', () => {
+  after(cleanupTempDirs);
+
+  it('server: detected by the enabled unit, hardened through its drop-in, rke2-server restarted, static pod manifests untouched', async () => {
+    const root = copyFixture('rke2-server');
+    const { report, byId } = await audit(root);
+    expect(report.node).to.include({ distribution: 'rke2', distributionRole: 'server', kubeletVersion: 'v1.32.5' });
+    expect(byId.get('kubelet.anonymous-auth')).to.include({ status: 'fail', source: '/etc/rancher/rke2/config.yaml' });
+    const manifest = read(root, 'var/lib/rancher/rke2/agent/pod-manifests/kube-apiserver.yaml');
+    const { apply, hardened } = await fullCycle('rke2-server', { nodeIp: '10.0.9.11' });
+    expect(apply.restarts.map((restart) => restart.service)).to.deep.equal(['rke2-server']);
+    expect(hardened.has('var/lib/rancher/rke2/agent/etc/kubelet.conf.d/90-kube-harden.conf')).to.equal(true);
+    expect(read(root, 'var/lib/rancher/rke2/agent/pod-manifests/kube-apiserver.yaml')).to.equal(manifest);
+  });
+
+  it("agent: profile cis counts as protect-kernel-defaults; Rancher's JSON drop-in stays JSON", async () => {
+    const root = copyFixture('rke2-agent');
+    const { byId } = await audit(root);
+    expect(byId.get('kubelet.protect-kernel-defaults')).to.include({ status: 'pass', source: '/etc/rancher/rke2/config.yaml' });
+    expect(byId.get('kubelet.tls-cipher-suites')).to.include({ status: 'fail', source: '/etc/rancher/rke2/config.yaml.d/50-rancher.yaml' });
+    const { apply, hardened } = await fullCycle('rke2-agent', { nodeIp: '10.0.9.12' });
+    expect(apply.restarts.map((restart) => restart.service)).to.deep.equal(['rke2-agent']);
+    const rancher = new TextDecoder().decode(
+      Buffer.from(hardened.get('etc/rancher/rke2/config.yaml.d/50-rancher.yaml')!.split(' ').pop()!, 'base64'),
+    );
+    expect(JSON.parse(rancher)).to.deep.equal({ 'kubelet-arg': ['cloud-provider=external'], 'node-label': ['cattle.io/os=linux'] });
+    expect(rancher).to.match(/^\{\n {2}"kubelet-arg": \[\n {4}"cloud-provider=external"\n {2}\],/);
+  });
+});
+
+describe('platforms: EKS AL2023 (nodeadm)', () => {
+  after(cleanupTempDirs);
+
+  it("writes a JSON drop-in after nodeadm's, leaves the files nodeadm rewrites at boot untouched, rolls back", async () => {
+    const root = copyFixture('eks-al2023');
+    const { report, byId } = await audit(root);
+    expect(report.node).to.include({ distribution: 'eks-al2023', kubeletVersion: 'v1.32.3', nodeIp: '10.0.35.120' });
+    expect(byId.get('kubelet.streaming-connection-idle-timeout')).to.include({
+      status: 'fail',
+      actual: '2h',
+      source: '/etc/kubernetes/kubelet/config.json.d/40-nodeadm.conf',
+    });
+    const untouched = [
+      'etc/kubernetes/kubelet/config.json',
+      'etc/kubernetes/kubelet/config.json.d/40-nodeadm.conf',
+      'etc/eks/kubelet/environment',
+    ].map((file) => read(root, file));
+    const { apply, hardened } = await fullCycle('eks-al2023');
+    expect(apply.restarts.map((restart) => restart.service)).to.deep.equal(['kubelet']);
+    const dropIn = JSON.parse(
+      new TextDecoder().decode(Buffer.from(hardened.get('etc/kubernetes/kubelet/config.json.d/90-kube-harden.conf')!.split(' ').pop()!, 'base64')),
+    ) as Record<string, unknown>;
+    expect(dropIn).to.include({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', streamingConnectionIdleTimeout: '5m' });
+    const decoded = ['etc/kubernetes/kubelet/config.json', 'etc/kubernetes/kubelet/config.json.d/40-nodeadm.conf', 'etc/eks/kubelet/environment'].map(
+      (file) => new TextDecoder().decode(Buffer.from(hardened.get(file)!.split(' ').pop()!, 'base64')),
+    );
+    expect(decoded).to.deep.equal(untouched);
+  });
+});
+
+describe('platforms: a named refusal where another system owns the node', () => {
+  after(cleanupTempDirs);
+
+  for (const [fixture, distribution, owner] of [
+    ['openshift-worker', 'openshift', /^OpenShift's Machine Config Operator owns this node's configuration .*use a MachineConfig/],
+    ['talos-node', 'talos', /^Talos owns this node's configuration .*a Talos machine config patch/],
+    ['gke-cos', 'gke', /^GKE owns this node's configuration .*the node pool's settings/],
+    ['microk8s-node', 'microk8s', /^MicroK8s owns this node's configuration/],
+  ] as const)
+    it(`${distribution}: audits what it reads, plan and apply refuse every write with one line naming the owner, exit 1`, async () => {
+      const root = copyFixture(fixture);
+      const before = snapshotTree(root);
+      const { report } = await audit(root);
+      expect(report.node.distribution).to.equal(distribution);
+      expect(report.node.configurationOwner).to.match(owner);
+      const plan = await cli(['plan', '--output', 'json', '--kubelet-version', '1.31.0'], root);
+      expect(plan.code).to.equal(1);
+      const parsed = JSON.parse(plan.out) as { changes: unknown[]; blocked: Array<{ id: string; reason: string }> };
+      expect(parsed.changes).to.deep.equal([]);
+      expect(parsed.blocked.length).to.be.greaterThan(0);
+      for (const blocked of parsed.blocked) expect(blocked.reason).to.match(owner);
+      const apply = await cli(['apply', '--no-restart', '--kubelet-version', '1.31.0'], root);
+      expect(apply.code).to.equal(1);
+      expect(snapshotTree(root)).to.deep.equal(before);
+      expect(readFileSync(path.join(root, 'etc/os-release'), 'utf8')).to.not.equal('');
+    });
+});
