@@ -22,6 +22,8 @@ export interface RancherLayout {
   readonly configDir: string;
   readonly kubeletConfDir: string;
   readonly defaultsDropIn: string;
+  /** CNI config directory (docs: `<data-dir>/agent/etc/cni/net.d`). */
+  readonly cniConfDir: string;
   readonly units: { readonly server: readonly string[]; readonly agent: readonly string[] };
   readonly services: { readonly server: string; readonly agent: string };
   readonly binary: string;
@@ -34,6 +36,7 @@ export const K3S: RancherLayout = {
   configDir: '/etc/rancher/k3s/config.yaml.d',
   kubeletConfDir: '/var/lib/rancher/k3s/agent/etc/kubelet.conf.d',
   defaultsDropIn: '00-k3s-defaults.conf',
+  cniConfDir: '/var/lib/rancher/k3s/agent/etc/cni/net.d',
   // install.sh writes the unit to /etc/systemd/system (INSTALL_K3S_SYSTEMD_DIR's default).
   units: { server: ['/etc/systemd/system/k3s.service'], agent: ['/etc/systemd/system/k3s-agent.service'] },
   services: { server: 'k3s', agent: 'k3s-agent' },
@@ -47,6 +50,7 @@ export const RKE2: RancherLayout = {
   configDir: '/etc/rancher/rke2/config.yaml.d',
   kubeletConfDir: '/var/lib/rancher/rke2/agent/etc/kubelet.conf.d',
   defaultsDropIn: '00-rke2-defaults.conf',
+  cniConfDir: '/var/lib/rancher/rke2/agent/etc/cni/net.d',
   // tarball: <prefix>/lib/systemd/system (/usr/local or /opt/rke2); RPM: /usr/lib/systemd/system.
   units: {
     server: [
