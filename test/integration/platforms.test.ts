@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../agent/cli/index.js';
@@ -135,6 +135,44 @@ describe('platforms: k3s', () => {
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }
+  });
+});
+
+describe('platforms: what is reported and never written', () => {
+  after(cleanupTempDirs);
+
+  it("k3s: a --kubelet-arg on the unit's ExecStart beats the files and is reported, never edited", async () => {
+    const root = copyFixture('k3s-server');
+    const unit = path.join(root, 'etc/systemd/system/k3s.service');
+    writeFileSync(unit, readFileSync(unit, 'utf8').replace('    server \\\n', "    server \\\n    '--kubelet-arg' 'read-only-port=10255' \\\n"));
+    const { byId } = await audit(root);
+    expect(byId.get('kubelet.read-only-port')).to.include({ status: 'fail', source: '/etc/systemd/system/k3s.service' });
+    // The unit's list replaces config.yaml's: its streaming timeout no longer counts.
+    expect(byId.get('kubelet.streaming-connection-idle-timeout')).to.include({ actual: '4h (default)' });
+    const plan = JSON.parse((await cli(['plan', '--output', 'json', '--node-ip', '10.0.8.21'], root)).out) as {
+      blocked: Array<{ id: string; reason: string }>;
+    };
+    expect(plan.blocked.find((entry) => entry.id === 'kubelet.read-only-port')?.reason).to.match(
+      /--read-only-port is set in systemd unit \/etc\/systemd\/system\/k3s.service; kube-harden does not edit unit files/,
+    );
+  });
+
+  it('k3s before v1.32 (no kubelet drop-in directory): kubelet writes are blocked with the reason', async () => {
+    const root = copyFixture('k3s-server');
+    const plan = JSON.parse((await cli(['plan', '--output', 'json', '--node-ip', '10.0.8.21', '--kubelet-version', 'v1.31.6+k3s1'], root)).out) as {
+      blocked: Array<{ id: string; reason: string }>;
+    };
+    expect(plan.blocked.find((entry) => entry.id === 'kubelet.tls-min-version')?.reason).to.contain('has no kubelet drop-in directory (v1.32+)');
+  });
+
+  it('EKS AL2023: a hardened flag in the file nodeadm rewrites at boot is blocked, naming nodeadm', async () => {
+    const root = copyFixture('eks-al2023');
+    const env = path.join(root, 'etc/eks/kubelet/environment');
+    writeFileSync(env, readFileSync(env, 'utf8').replace('--cloud-provider=external', '--cloud-provider=external --read-only-port=10255'));
+    const plan = JSON.parse((await cli(['plan', '--output', 'json'], root)).out) as { blocked: Array<{ id: string; reason: string }> };
+    expect(plan.blocked.find((entry) => entry.id === 'kubelet.read-only-port')?.reason).to.match(
+      /readOnlyPort \(--read-only-port\) is set in \/etc\/eks\/kubelet\/environment, which nodeadm at every boot .*spec\.kubelet\.flags/,
+    );
   });
 });
 
