@@ -236,6 +236,27 @@ describe('platforms: EKS AL2023 (nodeadm)', () => {
   });
 });
 
+describe('platforms: EKS AL2 (bootstrap.sh)', () => {
+  after(cleanupTempDirs);
+
+  it('kubelet-config.json stays JSON: valid, two-space indentation, key order kept, new keys appended; rollback restores', async () => {
+    const root = copyFixture('eks-al2');
+    const original = read(root, 'etc/kubernetes/kubelet/kubelet-config.json');
+    const { report } = await audit(root);
+    expect(report.node).to.include({ distribution: 'eks-al2', distributionEvidence: '/etc/eks/bootstrap.sh', kubeletVersion: 'v1.30.11' });
+    const { apply, hardened } = await fullCycle('eks-al2');
+    expect(apply.restarts.map((restart) => restart.service)).to.deep.equal(['kubelet']);
+    const text = new TextDecoder().decode(Buffer.from(hardened.get('etc/kubernetes/kubelet/kubelet-config.json')!.split(' ').pop()!, 'base64'));
+    const keys = Object.keys(JSON.parse(text) as object);
+    const before = Object.keys(JSON.parse(original) as object);
+    expect(keys.slice(0, before.length)).to.deep.equal(before);
+    expect(keys.slice(before.length)).to.have.members(['podPidsLimit', 'streamingConnectionIdleTimeout', 'rotateCertificates']);
+    expect(text).to.match(/^\{\n {2}"kind": "KubeletConfiguration",\n {2}"apiVersion"/);
+    expect(text).to.contain('  "address": "10.0.41.7",\n');
+    expect(text.endsWith('}\n')).to.equal(true);
+  });
+});
+
 describe('platforms: a named refusal where another system owns the node', () => {
   after(cleanupTempDirs);
 
