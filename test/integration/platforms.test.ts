@@ -236,6 +236,28 @@ describe('platforms: EKS AL2023 (nodeadm)', () => {
   });
 });
 
+describe('platforms: EKS AL2023 without spec.kubelet.config', () => {
+  after(cleanupTempDirs);
+
+  it('no --config-dir: the value goes to config.json, which stays JSON (4 spaces, key order)', async () => {
+    const root = copyFixture('eks-al2023');
+    const env = path.join(root, 'etc/eks/kubelet/environment');
+    writeFileSync(env, readFileSync(env, 'utf8').replace(' --config-dir=/etc/kubernetes/kubelet/config.json.d', ''));
+    rmSync(path.join(root, 'etc/kubernetes/kubelet/config.json.d'), { recursive: true });
+    const original = read(root, 'etc/kubernetes/kubelet/config.json');
+    const apply = await cli(['apply', '--no-restart'], root);
+    expect(apply.code, apply.err + apply.out).to.equal(0);
+    const text = read(root, 'etc/kubernetes/kubelet/config.json');
+    const config = JSON.parse(text) as Record<string, unknown>;
+    expect(config).to.include({ streamingConnectionIdleTimeout: '5m', podPidsLimit: 4096 });
+    expect(Object.keys(config).slice(0, Object.keys(JSON.parse(original) as object).length)).to.deep.equal(
+      Object.keys(JSON.parse(original) as object),
+    );
+    expect(text).to.match(/^\{\n {4}"address": "10\.0\.35\.120",\n/);
+    expect(readdirSync(path.join(root, 'etc/kubernetes/kubelet'))).to.deep.equal(['config.json']);
+  });
+});
+
 describe('platforms: EKS AL2 (bootstrap.sh)', () => {
   after(cleanupTempDirs);
 

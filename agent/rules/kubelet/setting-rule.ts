@@ -52,7 +52,10 @@ function describeSource(effective: EffectiveValue, field: KubeletField, view: Ku
     case 'config':
       return `set in ${effective.path}`;
     case 'default':
-      return view.config ? `not set; KubeletConfiguration default` : `not set; a kubelet without a config file uses the legacy flag default`;
+      if (view.config) return `not set; KubeletConfiguration default`;
+      return view.dropIns.length > 0
+        ? `not set by any flag or drop-in; a kubelet without a --config file uses the legacy flag default`
+        : `not set; a kubelet without a config file uses the legacy flag default`;
   }
 }
 
