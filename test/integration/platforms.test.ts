@@ -114,6 +114,18 @@ describe('platforms: k3s', () => {
     expect(services.restarts).to.deep.equal(['k3s']);
   });
 
+  it('server: when k3s does not come back healthy, every change is rolled back and k3s restarted again', async () => {
+    const root = copyFixture('k3s-server');
+    const before = snapshotTree(root);
+    const services = new FakeServiceManager();
+    const result = await cli(['apply', '--output', 'json', '--node-ip', '10.0.8.21'], root, { services, health: new FakeHealthProbe([false, true]) });
+    expect(result.code).to.equal(1);
+    const parsed = JSON.parse(result.out) as { changes: Array<{ result: string }>; restarts: Array<{ service: string; result: string }> };
+    expect(parsed.restarts[0]).to.include({ service: 'k3s', result: 'failed' });
+    expect(services.restarts).to.deep.equal(['k3s', 'k3s']);
+    expect(snapshotTree(root)).to.deep.equal(before);
+  });
+
   it('agent: the k3s-agent service, read-only-port from kubelet-arg removed, audit clean after apply', async () => {
     const { apply, hardened } = await fullCycle('k3s-agent', { nodeIp: '10.0.8.22', cniUnknown: true });
     expect(apply.restarts.map((restart) => restart.service)).to.deep.equal(['k3s-agent']);
