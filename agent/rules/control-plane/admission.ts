@@ -126,7 +126,7 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
   evaluate(ctx): Evaluation {
     const base = { id: ERL, title: ERL_META.title, cis: ERL_META.cis, expected: 'EventRateLimit enabled, configured and mounted' };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base, ctx.kubelet);
     const configured = view.flags.get('admission-control-config-file');
     const configPath = configured ?? ADMISSION_CONFIG_FILE;
     const state = ctx.obs.files.get(configPath);
