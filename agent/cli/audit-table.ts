@@ -48,7 +48,11 @@ function header(report: AuditReport, options: TableOptions, width: number): stri
   const policy = options.policy.file ?? 'built-in';
   const skipped = report.summary.skip > 0 ? ' (skip: not applicable here)' : '';
   return [
-    ...wrap(`Node ${node.name}: ${node.distribution} ${role}, kubelet ${node.kubeletVersion}, node IP ${node.nodeIp ?? 'unknown'}`, width),
+    ...wrap(
+      `Node ${node.name}: ${node.distribution} ${node.distributionRole ?? role}, kubelet ${node.kubeletVersion}, node IP ${node.nodeIp ?? 'unknown'}`,
+      width,
+    ),
+    ...(node.configurationOwner ? wrap(node.configurationOwner, width) : []),
     ...wrap(`Kernel ${node.kernel}, ${lsm}; policy ${policy} (mode ${options.policy.mode})`, width),
     ...wrap(`Result: ${counts(report.summary)}${skipped}`, width),
   ];

@@ -4,6 +4,7 @@ import { unifiedDiff } from '../formats/diff.js';
 import type { ApplyResult } from '../node/executor.js';
 import type { WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import { COMPONENTS } from '../rules/control-plane/components.js';
+import { nodeOwner, ownerRefusal } from '../rules/platform/owner.js';
 import type { LoadedNode } from './node.js';
 
 /** The `node` object of the audit JSON. */
@@ -17,7 +18,10 @@ export function nodeInfo(node: LoadedNode) {
   const roles = apiserver ? ['control-plane', 'node'] : ['node'];
   return {
     name: obs.input.nodeName,
-    distribution: ctx.kubelet.layout,
+    distribution: ctx.kubelet.distribution.id,
+    distributionRole: ctx.kubelet.distribution.role,
+    distributionEvidence: ctx.kubelet.distribution.evidence,
+    configurationOwner: ownerLine(node),
     roles,
     kubeletVersion: obs.kubeletVersion ? obs.kubeletVersion.raw : 'unknown',
     kubeletVersionSource: obs.kubeletVersion?.source ?? null,
@@ -26,6 +30,12 @@ export function nodeInfo(node: LoadedNode) {
     kernel: obs.kernelRelease ?? 'unknown',
     lsm: obs.lsm,
   };
+}
+
+/** The one-line refusal when another system owns the node's configuration, else null. */
+function ownerLine(node: LoadedNode): string | null {
+  const owner = nodeOwner(node.ctx.kubelet.distribution);
+  return owner ? ownerRefusal(owner, node.ctx.kubelet.distribution.evidence) : null;
 }
 
 export function findingsOf(node: LoadedNode): Finding[] {

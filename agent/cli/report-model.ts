@@ -12,6 +12,10 @@ import type { PolicyMode } from '../core/policy.js';
 export interface ReportNode {
   readonly name: string;
   readonly distribution: string;
+  /** server | agent on k3s and RKE2, else null. */
+  readonly distributionRole?: string | null;
+  /** The one line saying which system owns the node's configuration and what to use instead, else null. */
+  readonly configurationOwner?: string | null;
   readonly roles: readonly string[];
   readonly kubeletVersion: string;
   readonly kubeletVersionSource: string | null;

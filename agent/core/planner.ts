@@ -3,6 +3,7 @@ import type { Observation } from './observation.js';
 import { changeKey, sysctlPath, type Activation, type BlockedRule, type Plan, type PlannedChange } from './plan.js';
 import { ruleEnabled, type Policy } from './policy.js';
 import type { Evaluation, Remedy, RuleMeta } from './rule.js';
+import { writeRefusal } from '../rules/platform/owner.js';
 
 /** One rule's evaluation together with its static description, in registry order. */
 export interface EvaluatedRule {
@@ -31,13 +32,16 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
   const blocked = new Map<string, string>();
   const candidates = new Map<string, Candidate>();
   const byId = new Map(rules.map((rule) => [rule.meta.id, rule]));
+  // Another system owns this node's configuration (OpenShift MCO, Talos, GKE, MicroK8s): every write is refused.
+  const refusal = writeRefusal(obs);
 
   for (const { meta, evaluation } of rules) {
     if (!ruleEnabled(policy, meta.id)) continue;
     // A rule that could not be judged is left alone, and the plan says so (with the file and line).
     if (evaluation.finding.status === 'unknown') blocked.set(meta.id, `not judged: ${evaluation.finding.message || evaluation.finding.actual}`);
     if (evaluation.finding.status !== 'fail') continue;
-    if (options.failedRules?.has(meta.id)) blocked.set(meta.id, 'its change failed during this apply');
+    if (refusal) blocked.set(meta.id, refusal);
+    else if (options.failedRules?.has(meta.id)) blocked.set(meta.id, 'its change failed during this apply');
     else if (options.heldRules?.has(meta.id)) blocked.set(meta.id, options.heldRules.get(meta.id)!);
     else if (evaluation.remedy && evaluation.finding.remediable) candidates.set(meta.id, { meta, remedy: evaluation.remedy, stage: 0 });
     else blocked.set(meta.id, evaluation.blocked ?? (evaluation.finding.message || 'not remediable by kube-harden'));

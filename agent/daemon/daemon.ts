@@ -16,6 +16,7 @@ import { clusterSettingsFor, type ClusterSettings } from '../session/cluster-set
 import type { Finding } from '../core/finding.js';
 import type { DaemonCluster, DaemonDeps, DaemonOptions, ReconcileReason } from './types.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
+import { distributionLabel } from '../rules/platform/distribution.js';
 
 export { DEFAULT_DAEMON_TIMING, type DaemonCluster, type DaemonDeps, type DaemonOptions, type ReconcileReason } from './types.js';
 
@@ -234,7 +235,7 @@ export class Daemon {
           rule.evaluation.finding,
       );
       this.deps.metrics.recordFindings(findings);
-      this.deps.metrics.recordNode(node.obs, node.ctx.kubelet.layout);
+      this.deps.metrics.recordNode(node.obs, distributionLabel(node.ctx.kubelet.distribution));
       const held = this.flap.heldRules(started);
       this.deps.metrics.recordConflicts(
         findings.map((finding) => finding.id),

@@ -1,4 +1,5 @@
 import { watch, type FSWatcher } from 'chokidar';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Observation } from '../core/observation.js';
 import type { HostRoot } from '../host/host-root.js';
@@ -30,8 +31,12 @@ export function watchedHostDirs(obs: Observation): string[] {
  * signal: the reconciler re-observes, it never acts on an event's payload.
  */
 export class DirectoryWatcher {
-  private watcher: FSWatcher | null = null;
-  private watched = new Set<string>();
+  /**
+   * One chokidar instance per directory: chokidar counts `depth` from the first watched root that
+   * contains a path, so watching /var/lib and /var/lib/kubelet in one instance silently drops the
+   * events of /var/lib/kubelet's files (depth 1 below /var/lib).
+   */
+  private readonly watchers = new Map<string, FSWatcher>();
 
   constructor(
     private readonly hostRoot: HostRoot,
@@ -39,42 +44,48 @@ export class DirectoryWatcher {
     private readonly onError: (error: Error) => void = () => undefined,
   ) {}
 
-  /** Watches exactly `hostDirs` (resolved inside the host root); returns once the watches are in place. */
+  /**
+   * Watches exactly those of `hostDirs` that exist (resolved inside the host root); returns once the
+   * watches are in place. A directory that appears later is watched after the reconcile that sees it.
+   */
   async update(hostDirs: readonly string[]): Promise<void> {
     const wanted = new Set<string>();
     for (const dir of hostDirs) {
       try {
-        wanted.add(await this.hostRoot.resolve(dir));
+        const resolved = await this.hostRoot.resolve(dir);
+        if ((await stat(resolved)).isDirectory()) wanted.add(resolved);
       } catch {
-        // unresolvable (symlink loop): nothing to watch there; the resync still covers it
+        // missing or unresolvable (symlink loop): nothing to watch there; the resync still covers it
       }
     }
-    const added = [...wanted].filter((dir) => !this.watched.has(dir));
-    const removed = [...this.watched].filter((dir) => !wanted.has(dir));
-    if (added.length === 0 && removed.length === 0) return;
-    if (!this.watcher) {
-      this.watcher = watch(added, { depth: 0, ignoreInitial: true, persistent: true, followSymlinks: false, atomic: false });
-      this.watcher.on('all', (_event, file) => this.onEvent(file));
-      // chokidar drops attribute-only changes (a chmod keeps the mtime), but the kernel reports them:
-      // its raw events make a mode or owner change as fast a signal as a content change.
-      this.watcher.on('raw', (_event, file, details) => this.onEvent(rawPath(file, details)));
-      this.watcher.on('error', (error) => this.onError(error instanceof Error ? error : new Error(String(error))));
-      await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
-    } else {
-      if (removed.length > 0) this.watcher.unwatch(removed);
-      if (added.length > 0) this.watcher.add(added);
-    }
-    this.watched = wanted;
+    for (const [dir, watcher] of this.watchers)
+      if (!wanted.has(dir)) {
+        this.watchers.delete(dir);
+        await watcher.close();
+      }
+    const added = [...wanted].filter((dir) => !this.watchers.has(dir));
+    await Promise.all(added.map((dir) => this.watchDir(dir)));
+  }
+
+  private async watchDir(dir: string): Promise<void> {
+    const watcher = watch(dir, { depth: 0, ignoreInitial: true, persistent: true, followSymlinks: false, atomic: false });
+    this.watchers.set(dir, watcher);
+    watcher.on('all', (_event, file) => this.onEvent(file));
+    // chokidar drops attribute-only changes (a chmod keeps the mtime), but the kernel reports them:
+    // its raw events make a mode or owner change as fast a signal as a content change.
+    watcher.on('raw', (_event, file, details) => this.onEvent(rawPath(file, details)));
+    watcher.on('error', (error) => this.onError(error instanceof Error ? error : new Error(String(error))));
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
 
   get count(): number {
-    return this.watched.size;
+    return this.watchers.size;
   }
 
   async close(): Promise<void> {
-    await this.watcher?.close();
-    this.watcher = null;
-    this.watched.clear();
+    const watchers = [...this.watchers.values()];
+    this.watchers.clear();
+    await Promise.all(watchers.map((watcher) => watcher.close()));
   }
 }
 

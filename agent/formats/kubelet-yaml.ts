@@ -1,9 +1,12 @@
-import { isMap, isScalar, isSeq, parseDocument, type Document, type ToStringOptions, type YAMLMap } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, parseDocument, type Document, type Node, type ToStringOptions, type YAMLMap } from 'yaml';
 import { FormatError } from './env-file.js';
 
 /**
  * KubeletConfiguration files (config.yaml and `--config-dir` drop-ins), edited through the `yaml`
- * Document API so comments, key order and fields the agent does not own survive an edit.
+ * Document API so comments, key order and fields the agent does not own survive an edit. A file
+ * written as JSON (EKS node images, `kubelet-config.json`) is JSON: YAML parses it, and it is written
+ * back as JSON with its own indentation, key order and line endings (new keys appended), so `jq` and
+ * configuration management keep working.
  */
 
 export const KUBELET_CONFIG_KIND = 'KubeletConfiguration';
@@ -41,9 +44,41 @@ function styleOf(text: string): ToStringOptions {
   return { indentSeq: indentedSeq && !unindentedSeq, lineWidth: 0, minContentWidth: 0 };
 }
 
+/** True when the file is a JSON object (the first non-blank character is `{`). */
+export function isJsonConfig(text: string): boolean {
+  return text.trimStart().startsWith('{');
+}
+
+/** The indentation unit of a JSON file: the whitespace before its first key; '' for a one-line file. */
+function jsonIndent(text: string): string {
+  return /^\s*\{[ \t]*\r?\n([ \t]+)\S/.exec(text)?.[1] ?? '';
+}
+
 function render(doc: Document, original: string): string {
-  const out = doc.toString(styleOf(original));
+  const out = isJsonConfig(original)
+    ? `${JSON.stringify(doc.toJSON(), null, jsonIndent(original))}${/\n\s*$/.test(original) ? '\n' : ''}`
+    : doc.toString(styleOf(original));
   return original.includes('\r\n') ? out.replace(/\r?\n/g, '\r\n') : out;
+}
+
+/**
+ * Gives `next` what belonged to the node it replaces: the comments (an inline `# why` after a value,
+ * the comment line under a key) and, for lists, the item nodes whose values stay, with their comments.
+ */
+function carryOver(existing: unknown, next: Node): void {
+  if (!isNode(existing)) return;
+  const old = existing;
+  if (old.comment && !next.comment) next.comment = old.comment;
+  if (old.commentBefore && !next.commentBefore) next.commentBefore = old.commentBefore;
+  if (old.spaceBefore) next.spaceBefore = old.spaceBefore;
+  if (isSeq(old) && isSeq(next))
+    next.items = next.items.map((item) => {
+      const value = isScalar(item) ? item.value : undefined;
+      const kept = old.items.find((candidate) => isScalar(candidate) && candidate.value === value);
+      return kept ?? item;
+    });
+  // A scalar keeps its quoting when the new value has the same type ("VersionTLS11" stays quoted).
+  if (isScalar(old) && isScalar(next) && typeof old.value === typeof next.value && old.type) next.type = old.type;
 }
 
 /** Returns `text` with `path` set to `value` (intermediate mappings are created). */
@@ -58,11 +93,14 @@ export function setConfigValue(text: string, path: readonly string[], value: unk
   const node = doc.createNode(value);
   // A list written where a flow list stood keeps the flow style ([a, b]) so the diff stays small.
   if (isSeq(existing) && isSeq(node) && existing.flow) node.flow = true;
+  carryOver(existing, node);
   // Remember which maps along the path were sorted, so a key added to them lands in sorted position
   // (kubeadm writes config.yaml with sorted keys; an appended key would make a noisy diff).
+  // JSON files get new keys appended (no sorted placement: JSON writers rarely sort).
+  const json = isJsonConfig(text);
   const sortedBefore = path.map((_key, depth) => {
     const map = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    return isMap(map) && isSortedMap(map);
+    return !json && isMap(map) && isSortedMap(map);
   });
   doc.setIn(path, node);
   path.forEach((key, depth) => {

@@ -8,7 +8,7 @@ import type { HostFs } from '../host/host-fs.js';
 import { observeNode } from '../host/observe.js';
 import { buildContext, type NodeContext } from '../rules/context.js';
 import { RULES } from '../rules/index.js';
-import { KUBEADM, SNAP } from '../rules/kubelet/layout.js';
+import { KUBELET_BINARIES } from '../rules/kubelet/layout.js';
 
 /** A node read and judged: what audit, plan, apply and the daemon share. */
 export interface InspectedNode {
@@ -30,7 +30,7 @@ export async function inspectNode(
     runner,
     input,
     targets: (partial) => collectTargets(RULES, partial),
-    kubeletBinaries: [KUBEADM.binary, SNAP.binary],
+    kubeletBinaries: KUBELET_BINARIES,
     plugins,
   });
   const ctx = buildContext(obs, policy);

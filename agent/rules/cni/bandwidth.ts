@@ -5,6 +5,8 @@ import type { Evaluation, FileEdit, Rule, RuleMeta } from '../../core/rule.js';
 import { chainBandwidth, chainsBandwidth, confToConflist, parseCniConfig, type CniConfig } from '../../formats/cni-conflist.js';
 import { FormatError } from '../../formats/env-file.js';
 import type { NodeContext } from '../context.js';
+import { rancherLayout } from '../kubelet/rancher.js';
+import { detectDistribution } from '../platform/distribution.js';
 import { BANDWIDTH_BINARY, CNI, cniConfigFiles } from './layout.js';
 import { detectOwner, type CniOwner } from './owners.js';
 
@@ -53,6 +55,13 @@ function parse(obs: Observation, path: string): { config: CniConfig } | { error:
 
 /** Finds the config runtimes use as the pod network (Multus: the network it delegates to). */
 export function chainTarget(obs: Observation): TargetResult {
+  // k3s and RKE2 keep the CNI config and plugins in their own data dir (k3s's flannel is built in).
+  const rancher = rancherLayout(detectDistribution(obs));
+  if (rancher)
+    return {
+      unknown: `${rancher.name === 'k3s' ? 'k3s' : 'RKE2'} keeps its CNI config in ${rancher.cniConfDir} and its plugins in its data dir's bin${rancher.name === 'k3s' ? ' (flannel is built into k3s)' : ''}: kube-harden does not judge the bandwidth chain there yet`,
+      source: rancher.cniConfDir,
+    };
   const listing = obs.dirs.get(CNI.confDir);
   if (listing?.kind === 'error') return { unknown: `${CNI.confDir}: ${listing.error}`, source: CNI.confDir };
   const files = cniConfigFiles(obs);
@@ -129,6 +138,9 @@ export const cniBandwidthPlugin: Rule<NodeContext> & {
       expected: `${BANDWIDTH_BINARY}, runs on the host${version ? `, supports CNI ${version}` : ''}`,
       source: BANDWIDTH_BINARY,
     };
+    // k3s/RKE2: the plugins live in the distribution's own data dir, which is not judged yet.
+    if ('unknown' in located && rancherLayout(detectDistribution(obs)))
+      return { finding: { ...base, source: located.source, status: 'unknown', actual: 'unknown', remediable: false, message: located.unknown } };
     if (!host || host.kind === 'error')
       return {
         finding: {

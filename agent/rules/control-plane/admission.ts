@@ -165,7 +165,7 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
       expected: `EventRateLimit enabled and mounted, limits ${wanted.map((limit) => `${limit.type} qps ${limit.qps} burst ${limit.burst}`).join(', ')}`,
     };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base, ctx.kubelet);
     const configured = view.flags.get('admission-control-config-file');
     const configPath = configured ?? ADMISSION_CONFIG_FILE;
     const state = ctx.obs.files.get(configPath);

@@ -127,7 +127,7 @@ export const apiserverAnonymousAuth: Rule<NodeContext> = {
   evaluate(ctx): Evaluation {
     const base = { id: META.id, title: META.title, cis: META.cis, expected: `anonymous only for ${ANONYMOUS_PATHS.join(', ')}` };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base, ctx.kubelet);
     const flag = view.flags.get('anonymous-auth');
     const configured = view.flags.get('authentication-config');
     const configPath = configured ?? AUTHENTICATION_CONFIG_FILE;

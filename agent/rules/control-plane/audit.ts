@@ -114,7 +114,7 @@ export const apiserverAuditPolicy: Rule<NodeContext> = {
   evaluate(ctx): Evaluation {
     const base = { id: POLICY_META.id, title: POLICY_META.title, cis: POLICY_META.cis, expected: 'an audit.k8s.io Policy file' };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base, ctx.kubelet);
     const configured = view.flags.get('audit-policy-file');
     const path = configured ?? AUDIT.policyFile;
     const state = ctx.obs.files.get(path);
@@ -166,7 +166,7 @@ export const apiserverAuditLog: Rule<NodeContext> = {
     const expected = `--audit-log-path and --audit-policy-file set, ${LOG_FLAGS.map(([flag, min]) => `--${flag} >= ${min}`).join(', ')}`;
     const base = { id: LOG_META.id, title: LOG_META.title, cis: LOG_META.cis, expected };
     const view = componentView(ctx.obs, API);
-    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base);
+    if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, API, base, ctx.kubelet);
     const wanted = new Map<string, string>();
     if (!view.flags.get('audit-policy-file')) wanted.set('audit-policy-file', AUDIT.policyFile);
     if (!view.flags.get('audit-log-path')) wanted.set('audit-log-path', AUDIT.logFile);

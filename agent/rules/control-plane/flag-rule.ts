@@ -5,6 +5,7 @@ import { atLeast, formatVersion, type Version } from '../../core/version.js';
 import { removeArg, setArg } from '../../formats/args-file.js';
 import { removePodFlag, setPodFlag } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
+import type { KubeletView } from '../kubelet/settings.js';
 import { componentView, controlPlaneTargets, staticPodService, type Component, type ComponentView } from './components.js';
 
 /** What the policy wants for one flag: a value, or the flag's absence. */
@@ -28,12 +29,31 @@ export interface FlagRuleSpec {
   readonly minVersion: { readonly major: number; readonly minor: number };
 }
 
+/**
+ * A k3s or RKE2 server runs the control plane itself (k3s in its own process, RKE2 as static pods it
+ * generates at every start) from `<component>-arg` in its config.yaml: not judged yet, and said so.
+ */
+export function embeddedControlPlane(kubelet: KubeletView, component: Pick<Component, 'name'>): { source: string; message: string } | null {
+  const { id, role } = kubelet.distribution;
+  if ((id !== 'k3s' && id !== 'rke2') || role !== 'server') return null;
+  const name = id === 'k3s' ? 'k3s' : 'RKE2';
+  const source = `/etc/rancher/${id}/config.yaml`;
+  return {
+    source,
+    message: `this ${name} server runs ${component.name} itself${id === 'rke2' ? ' (static pods it regenerates at every start)' : ''} with flags from ${component.name}-arg in ${source} and config.yaml.d: kube-harden does not judge ${name} control-plane flags yet`,
+  };
+}
+
 /** The finding for a component that is not on this node (skip) or cannot be read (unknown). */
 export function componentUnavailable(
   view: Extract<ComponentView, { kind: 'absent' | 'error' }>,
   component: Component,
   base: Pick<Finding, 'id' | 'title' | 'cis' | 'expected'>,
+  kubelet?: KubeletView,
 ): Evaluation {
+  const embedded = view.kind === 'absent' && kubelet ? embeddedControlPlane(kubelet, component) : null;
+  if (embedded)
+    return { finding: { ...base, status: 'unknown', actual: 'unknown', source: embedded.source, remediable: false, message: embedded.message } };
   if (view.kind === 'absent')
     return { finding: { ...base, status: 'skip', actual: '-', source: null, remediable: false, message: `no ${component.name} on this node` } };
   return {
@@ -86,7 +106,7 @@ export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> & { rea
       const expected = desired.kind === 'set' ? `--${spec.flag}=${desired.value}` : `no --${spec.flag}`;
       const base = { id: spec.id, title: spec.title, cis: spec.cis, expected };
       const view = componentView(ctx.obs, spec.component);
-      if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, spec.component, base);
+      if (view.kind === 'absent' || view.kind === 'error') return componentUnavailable(view, spec.component, base, ctx.kubelet);
       const raw = view.flags.get(spec.flag);
       const effective = raw ?? spec.defaultValue;
       const actual = raw !== undefined ? `--${spec.flag}=${raw}` : `(not set; default ${spec.defaultValue ?? 'none'})`;

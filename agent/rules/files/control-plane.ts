@@ -118,6 +118,21 @@ export const controlPlaneFilePermissions: Rule<NodeContext> = {
   },
   evaluate(ctx): Evaluation {
     const expected = 'manifests and kubeconfigs 600 root:root; PKI root:root, *.key 600, *.crt 644; etcd data dir 700';
+    const { id, role } = ctx.kubelet.distribution;
+    if (!isControlPlane(ctx.obs) && (id === 'k3s' || id === 'rke2') && role === 'server')
+      return {
+        finding: {
+          id: META.id,
+          title: META.title,
+          cis: META.cis,
+          expected,
+          status: 'unknown',
+          actual: 'unknown',
+          source: `/var/lib/rancher/${id}/server`,
+          remediable: false,
+          message: `${id === 'k3s' ? 'k3s' : 'RKE2'} keeps its control-plane files (TLS, credentials, datastore) under /var/lib/rancher/${id}/server: kube-harden does not judge them there yet`,
+        },
+      };
     if (!isControlPlane(ctx.obs))
       return {
         finding: {

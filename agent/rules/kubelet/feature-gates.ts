@@ -47,6 +47,7 @@ export function featureGateChange(ctx: NodeContext, gate: string): (KubeletChang
     places.push(origin.path);
     if (origin.kind === 'unit')
       return { blocked: `--feature-gates with ${gate} is set in systemd unit ${origin.path}; kube-harden does not edit unit files`, note: '' };
+    if (origin.kind === 'rancher') return { blocked: `kubelet-arg feature-gates with ${gate} is set in ${origin.path}: remove it there`, note: '' };
     if (origin.kind === 'args')
       edits.push({
         path: origin.path,
@@ -58,7 +59,7 @@ export function featureGateChange(ctx: NodeContext, gate: string): (KubeletChang
           return next === null ? removeArg(text, 'feature-gates') : setArg(text, 'feature-gates', next);
         },
       });
-    else
+    else if (origin.kind === 'env')
       edits.push({
         path: origin.path,
         transform: (current) => {

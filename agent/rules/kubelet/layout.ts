@@ -22,3 +22,9 @@ export const EXTRA_ARGS_VARIABLE = 'KUBELET_EXTRA_ARGS';
 
 /** Oldest kubelet whose settings the agent writes: every field it writes exists and no removed gate is needed. */
 export const MIN_REMEDIATION_KUBELET = { major: 1, minor: 23 } as const;
+
+/**
+ * Binaries asked for `--version` when no kubelet process is visible, in order: kubeadm/EKS, the k8s
+ * snap, k3s (the kubelet runs inside k3s; `k3s --version` names the Kubernetes version it embeds), RKE2.
+ */
+export const KUBELET_BINARIES: readonly string[] = [KUBEADM.binary, SNAP.binary, '/usr/local/bin/k3s', '/var/lib/rancher/rke2/bin/kubelet'];

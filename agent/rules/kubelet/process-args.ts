@@ -9,5 +9,8 @@ import type { KubeletView } from './settings.js';
  */
 export function flagsNotRunning(view: KubeletView, argv: readonly string[]): string[] {
   const running = new Set(parseFlags(argv.slice(1).join(' ')).flags.map((flag) => `${flag.name}=${flag.value}`));
-  return view.flags.filter((flag) => !running.has(`${flag.name}=${flag.value}`)).map((flag) => `--${flag.name}=${flag.value}`);
+  // k3s/RKE2 turn `protect-kernel-defaults`/`profile` into kubelet settings their own way (a flag or their
+  // defaults drop-in, by version): only `kubelet-arg` entries are sure to be on the command line.
+  const onCommandLine = view.flags.filter((flag) => flag.origin.kind !== 'rancher' || flag.origin.key.replace(/\+$/, '') === 'kubelet-arg');
+  return onCommandLine.filter((flag) => !running.has(`${flag.name}=${flag.value}`)).map((flag) => `--${flag.name}=${flag.value}`);
 }

@@ -2,9 +2,15 @@ import type { FileEdit } from '../../core/rule.js';
 import { removeArg, setArg } from '../../formats/args-file.js';
 import { lastAssignment, parseEnvFile, setEnvVar } from '../../formats/env-file.js';
 import { appendFlag, parseFlags, removeFlag, replaceFlagValue } from '../../formats/flags.js';
-import { deleteConfigValue, setConfigValue } from '../../formats/kubelet-yaml.js';
+import { deleteConfigValue, KUBELET_CONFIG_KIND, setConfigValue } from '../../formats/kubelet-yaml.js';
+import { removeRancherListEntries, splitArg } from '../../formats/rancher-config.js';
 import { displayValue, formatDuration, type FieldValue, type KubeletField } from './fields.js';
-import type { FlagOrigin, KubeletView } from './settings.js';
+import type { ConfigSource, FlagOrigin, KubeletView } from './settings.js';
+import { getConfigValue } from '../../formats/kubelet-yaml.js';
+
+function getsField(source: ConfigSource, field: KubeletField): boolean {
+  return getConfigValue(source.parsed, field.configPath) !== undefined;
+}
 
 /**
  * Where a hardened kubelet value is written. With a config file, the file owns the field: it is set
@@ -66,14 +72,64 @@ function removeFlagEdits(view: KubeletView, field: KubeletField): FileEdit[] {
     if (origin.kind === 'env') edits.push(editEnvVariable(origin, removeEverywhere(field.flag)));
     else if (origin.kind === 'args')
       edits.push({ path: origin.path, transform: (current) => removeArg(requireText(current, origin.path), field.flag) });
+    // `profile: cis` implies --protect-kernel-defaults; it is never removed for that.
+    else if (origin.kind === 'rancher' && origin.key !== 'profile')
+      edits.push({
+        path: origin.path,
+        transform: (current) =>
+          removeRancherListEntries(requireText(current, origin.path), origin.key, (entry) =>
+            origin.key.replace(/\+$/, '') === 'kubelet-arg' ? splitArg(entry).name === field.flag : true,
+          ),
+      });
   }
   return edits;
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** A new kube-harden drop-in: the kubelet requires apiVersion and kind in every drop-in. */
+function dropInSkeleton(json: boolean): string {
+  if (json) return `{\n  "apiVersion": "kubelet.config.k8s.io/v1beta1",\n  "kind": "${KUBELET_CONFIG_KIND}"\n}\n`;
+  return `# Written by kube-harden (CIS hardening of the kubelet). \`kube-harden rollback\` removes it; so does deleting\n# this file and restarting the service.\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: ${KUBELET_CONFIG_KIND}\n`;
+}
+
+/** Why the field cannot be decided by kube-harden's drop-in: a flag or a later file another system rewrites. */
+function regeneratedBlock(view: KubeletView, field: KubeletField, sources: readonly string[]): string | null {
+  for (const path of sources) {
+    const owner = view.regenerated.find((file) => file.path === path);
+    if (owner) return `${field.configPath.join('.')} (--${field.flag}) is set in ${path}, which ${owner.by} rewrites: change it there`;
+  }
+  return null;
+}
+
+/**
+ * Writes the field into kube-harden's own drop-in (k3s, RKE2, EKS AL2023): drop-ins that sort after it
+ * lose the field, flags that override it are removed from the files that hold them.
+ */
+function setInHardeningDropIn(view: KubeletView, field: KubeletField, value: FieldValue): KubeletChange {
+  const target = view.hardeningDropIn!;
+  const later = view.dropIns.filter((dropIn) => baseName(dropIn.path) > baseName(target.path));
+  const flagPaths = view.flags.filter((flag) => flag.name === field.flag).map((flag) => flag.origin.path);
+  const blocked = regeneratedBlock(view, field, [...flagPaths, ...later.map((dropIn) => dropIn.path)]);
+  if (blocked) return { blocked };
+  const edits: FileEdit[] = [
+    {
+      path: target.path,
+      createMode: 0o600,
+      transform: (current) => setConfigValue(current ?? dropInSkeleton(target.json), field.configPath, configValue(field, value)),
+    },
+  ];
+  for (const dropIn of later)
+    edits.push({ path: dropIn.path, transform: (current) => deleteConfigValue(requireText(current, dropIn.path), field.configPath) });
+  return { edits: [...edits, ...removeFlagEdits(view, field)] };
 }
 
 function unitBlock(view: KubeletView, field: KubeletField): string | null {
   const inUnit = view.flags.find((flag) => flag.name === field.flag && flag.origin.kind === 'unit');
   return inUnit
-    ? `--${field.flag} is set in systemd unit ${inUnit.origin.path}; kube-harden does not edit unit files (needs daemon-reload): move it to ${view.primaryFlagFile?.path ?? 'a flag file'}`
+    ? `--${field.flag} is set in systemd unit ${inUnit.origin.path}; kube-harden does not edit unit files (needs daemon-reload): move it to ${view.primaryFlagFile?.path ?? view.flagFiles[0] ?? 'a flag file'}`
     : null;
 }
 
@@ -82,8 +138,9 @@ function unitBlock(view: KubeletView, field: KubeletField): string | null {
  * holds an acceptable (maybe stricter) value: only the overrides are removed.
  */
 export function setKubeletField(view: KubeletView, field: KubeletField, value: FieldValue, keepConfigValue = false): KubeletChange {
-  const blocked = unitBlock(view, field);
+  const blocked = view.writeBlock ?? unitBlock(view, field);
   if (blocked) return { blocked };
+  if (view.hardeningDropIn) return setInHardeningDropIn(view, field, value);
   if (view.config) {
     const configPath = view.config.path;
     const edits: FileEdit[] = keepConfigValue
@@ -97,7 +154,8 @@ export function setKubeletField(view: KubeletView, field: KubeletField, value: F
   const occurrences = view.flags.filter((flag) => flag.name === field.flag);
   const last = occurrences[occurrences.length - 1];
   const target = last?.origin ?? view.primaryFlagFile;
-  if (!target || target.kind === 'unit') return { blocked: `the kubelet has no config file and no flag file kube-harden can edit` };
+  if (!target || target.kind === 'unit' || target.kind === 'rancher')
+    return { blocked: `the kubelet has no config file and no flag file kube-harden can edit` };
   // Earlier occurrences elsewhere are removed so the one written is the only one (list flags append).
   const others = removeFlagEdits(
     {
@@ -127,10 +185,15 @@ export function setKubeletField(view: KubeletView, field: KubeletField, value: F
 
 /** Removes `field` from every source (config file, drop-ins, flags). */
 export function unsetKubeletField(view: KubeletView, field: KubeletField): KubeletChange {
-  const blocked = unitBlock(view, field);
+  const sources = [...(view.config ? [view.config] : []), ...view.dropIns];
+  const regenerated = regeneratedBlock(view, field, [
+    ...view.flags.filter((flag) => flag.name === field.flag).map((flag) => flag.origin.path),
+    ...sources.filter((source) => getsField(source, field)).map((source) => source.path),
+  ]);
+  const blocked = view.writeBlock ?? unitBlock(view, field) ?? regenerated;
   if (blocked) return { blocked };
   const edits: FileEdit[] = [];
-  for (const source of [...(view.config ? [view.config] : []), ...view.dropIns])
+  for (const source of sources)
     edits.push({ path: source.path, transform: (current) => deleteConfigValue(requireText(current, source.path), field.configPath) });
   return { edits: [...edits, ...removeFlagEdits(view, field)] };
 }

@@ -52,7 +52,10 @@ function describeSource(effective: EffectiveValue, field: KubeletField, view: Ku
     case 'config':
       return `set in ${effective.path}`;
     case 'default':
-      return view.config ? `not set; KubeletConfiguration default` : `not set; a kubelet without a config file uses the legacy flag default`;
+      if (view.config) return `not set; KubeletConfiguration default`;
+      return view.dropIns.length > 0
+        ? `not set by any flag or drop-in; a kubelet without a --config file uses the legacy flag default`
+        : `not set; a kubelet without a config file uses the legacy flag default`;
   }
 }
 
@@ -71,13 +74,19 @@ export function kubeletRemediationBlock(ctx: NodeContext): string | null {
   if (!version) return 'kubelet version unknown: pass --kubelet-version or make the kubelet binary readable; nothing is changed without it';
   if (!atLeast(version, MIN_REMEDIATION_KUBELET.major, MIN_REMEDIATION_KUBELET.minor))
     return `kubelet ${formatVersion(version)} is older than ${MIN_REMEDIATION_KUBELET.major}.${MIN_REMEDIATION_KUBELET.minor}, the oldest kube-harden writes settings for`;
+  // k3s and RKE2 run the kubelet with their drop-in directory from v1.32 (docs.k3s.io, "Kubelet configuration").
+  if ((ctx.kubelet.layout === 'k3s' || ctx.kubelet.layout === 'rke2') && !atLeast(version, 1, 32))
+    return `${ctx.kubelet.layout === 'k3s' ? 'k3s' : 'RKE2'} ${formatVersion(version)} has no kubelet drop-in directory (v1.32+): set kubelet-arg in its config.yaml`;
   return null;
 }
 
 /** Finding for a kubelet whose configuration could not be found or read. */
 export function kubeletUnavailable(ctx: NodeContext): { status: FindingStatus; message: string } | null {
   if (ctx.kubelet.layout === 'unknown')
-    return { status: 'unknown', message: 'no kubelet configuration found (neither a kubeadm kubelet unit nor the k8s snap args file)' };
+    return {
+      status: 'unknown',
+      message: 'no kubelet configuration found: none of a kubelet systemd unit (kubeadm, EKS), the k8s snap args file, a k3s or RKE2 service',
+    };
   if (ctx.kubelet.errors.length > 0)
     return { status: 'unknown', message: `cannot read kubelet settings: ${ctx.kubelet.errors.map((error) => error.message).join('; ')}` };
   return null;

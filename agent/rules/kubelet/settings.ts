@@ -5,7 +5,9 @@ import { parseFlags } from '../../formats/flags.js';
 import { getConfigValue, parseKubeletConfig, type ParsedKubeletConfig } from '../../formats/kubelet-yaml.js';
 import { expandExecStart, mergeServiceSections, parseUnitService, type UnitServiceSection } from '../../formats/systemd-unit.js';
 import { parseConfigValue, parseFlagValue, type FieldValue, type KubeletField } from './fields.js';
+import { detectDistribution, distributionTargets, type Distribution } from '../platform/distribution.js';
 import { EXTRA_ARGS_VARIABLE, KUBEADM, SNAP } from './layout.js';
+import { HARDENING_DROP_IN, rancherLayout, rancherTargets, resolveRancherView } from './rancher.js';
 
 /**
  * Where a flag occurrence lives. `env`: inside an EnvironmentFile variable; `args`: a snap args line;
@@ -14,7 +16,9 @@ import { EXTRA_ARGS_VARIABLE, KUBEADM, SNAP } from './layout.js';
 export type FlagOrigin =
   | { readonly kind: 'env'; readonly path: string; readonly variable: string }
   | { readonly kind: 'args'; readonly path: string }
-  | { readonly kind: 'unit'; readonly path: string; readonly variable: string | null };
+  | { readonly kind: 'unit'; readonly path: string; readonly variable: string | null }
+  /** A `kubelet-arg` entry (or `protect-kernel-defaults`) in a k3s/RKE2 config file, under `key` as written. */
+  | { readonly kind: 'rancher'; readonly path: string; readonly key: string };
 
 export interface FlagOccurrence {
   readonly name: string;
@@ -34,11 +38,27 @@ export interface InputError {
   readonly message: string;
 }
 
-export type KubeletLayout = 'kubeadm' | 'k8s-snap' | 'unknown';
+export type KubeletLayout = 'kubeadm' | 'k8s-snap' | 'k3s' | 'rke2' | 'unknown';
+
+/** A file its owner rewrites (at service start or boot): kube-harden never edits it. */
+export interface RegeneratedFile {
+  readonly path: string;
+  /** Who rewrites it and where the setting belongs instead. */
+  readonly by: string;
+}
 
 /** Everything about the kubelet's configuration, resolved from the observation (pure). */
 export interface KubeletView {
   readonly layout: KubeletLayout;
+  readonly distribution: Distribution;
+  /**
+   * kube-harden's own drop-in in the kubelet's `--config-dir`, where settings are written on layouts
+   * whose other files belong to someone else (k3s, RKE2, EKS AL2023); null: write where the value lives.
+   */
+  readonly hardeningDropIn: { readonly path: string; readonly json: boolean } | null;
+  /** Why no kubelet setting can be written on this layout, or null. */
+  readonly writeBlock: string | null;
+  readonly regenerated: readonly RegeneratedFile[];
   readonly service: string | null;
   /** Flags in command-line order (later wins; list flags append). */
   readonly flags: readonly FlagOccurrence[];
@@ -169,6 +189,33 @@ function lastFlag(flags: readonly FlagOccurrence[], name: string): FlagOccurrenc
 /** Resolves the kubelet's configuration sources from an observation. */
 export function resolveKubeletView(obs: Observation): KubeletView {
   const errors: InputError[] = [];
+  const distribution = detectDistribution(obs);
+  const rancher = rancherLayout(distribution);
+  if (rancher) {
+    const view = resolveRancherView(obs, rancher, distribution, errors);
+    const name = rancher.name === 'k3s' ? 'k3s' : 'RKE2';
+    return {
+      layout: rancher.name,
+      distribution,
+      hardeningDropIn: { path: `${rancher.kubeletConfDir}/${HARDENING_DROP_IN}`, json: false },
+      writeBlock: !view.service
+        ? `no ${name} service unit found (${[...rancher.units.server, ...rancher.units.agent].join(', ')})`
+        : view.dropInDirExists
+          ? null
+          : `${rancher.kubeletConfDir} does not exist (${name} before v1.32, or ${name} has not started): set kubelet-arg in ${rancher.config}`,
+      regenerated: [{ path: `${rancher.kubeletConfDir}/${rancher.defaultsDropIn}`, by: `${name} at every start (its built-in defaults)` }],
+      service: view.service,
+      flags: view.flags,
+      configPath: null,
+      config: null,
+      dropIns: view.dropIns,
+      primaryFlagFile: null,
+      flagFiles: view.configFiles,
+      unitFiles: view.unitFiles,
+      kubeconfigPath: view.kubeconfigPath,
+      errors,
+    };
+  }
   const { flags, units, envFiles } = readFlags(obs, errors);
   const snap = isSnap(obs);
   const layout: KubeletLayout = snap ? 'k8s-snap' : units.length > 0 || obs.files.get(KUBEADM.config)?.kind === 'file' ? 'kubeadm' : 'unknown';
@@ -190,8 +237,9 @@ export function resolveKubeletView(obs: Observation): KubeletView {
 
   const dropIns: ConfigSource[] = [];
   const configDir = lastFlag(flags, 'config-dir')?.value;
+  // The kubelet reads its drop-ins in name order: later files win.
   if (configDir)
-    for (const name of dirEntries(obs, configDir).filter((entry) => entry.endsWith('.conf'))) {
+    for (const name of [...dirEntries(obs, configDir)].filter((entry) => entry.endsWith('.conf')).sort()) {
       const path = `${configDir}/${name}`;
       const state = obs.files.get(path);
       if (state?.kind !== 'file') continue;
@@ -209,8 +257,22 @@ export function resolveKubeletView(obs: Observation): KubeletView {
     if (extra) primaryFlagFile = { kind: 'env', path: extra, variable: EXTRA_ARGS_VARIABLE };
   }
 
+  // EKS AL2023: nodeadm rewrites config.json, its own drop-in and the flags file at every boot, so the
+  // hardened values go to kube-harden's drop-in, which nodeadm leaves alone.
+  const nodeadm = distribution.id === 'eks-al2023' && configDir !== undefined;
+  const byNodeadm = 'nodeadm at every boot from the NodeConfig (set spec.kubelet.config or spec.kubelet.flags in the user data)';
   return {
     layout,
+    distribution,
+    hardeningDropIn: nodeadm ? { path: `${configDir}/${HARDENING_DROP_IN}`, json: true } : null,
+    writeBlock: null,
+    regenerated: nodeadm
+      ? [
+          ...envFiles.filter((path) => path.startsWith('/etc/eks/')).map((path) => ({ path, by: byNodeadm })),
+          ...(configPath ? [{ path: configPath, by: byNodeadm }] : []),
+          ...dropIns.filter((source) => source.path.endsWith('-nodeadm.conf')).map((source) => ({ path: source.path, by: byNodeadm })),
+        ]
+      : [],
     service: layout === 'k8s-snap' ? SNAP.service : layout === 'kubeadm' ? KUBEADM.service : null,
     flags,
     configPath,
@@ -226,8 +288,14 @@ export function resolveKubeletView(obs: Observation): KubeletView {
 
 /** The files and dirs to read next, given what has been read so far (observe iterates to a fixpoint). */
 export function kubeletTargets(obs: Observation): Targets {
-  const files: string[] = [KUBEADM.config, KUBEADM.kubeconfig, SNAP.args, ...KUBEADM.unitFiles];
+  const files: string[] = [KUBEADM.config, KUBEADM.kubeconfig, SNAP.args, ...KUBEADM.unitFiles, ...(distributionTargets().files ?? [])];
   const dirs: string[] = [...KUBEADM.dropInDirs];
+  const rancher = rancherLayout(detectDistribution(obs));
+  if (rancher) {
+    const more = rancherTargets(obs, rancher);
+    files.push(...(more.files ?? []));
+    dirs.push(...(more.dirs ?? []));
+  }
   files.push(...unitFilesOf(obs));
   const view = resolveKubeletView(obs);
   for (const unit of view.unitFiles) {

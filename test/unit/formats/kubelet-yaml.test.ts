@@ -69,3 +69,77 @@ describe('kubelet config YAML codec', () => {
     );
   });
 });
+
+describe('kubelet config codec: JSON stays JSON, comments stay', () => {
+  const AL2_STYLE = `{
+    "kind": "KubeletConfiguration",
+    "apiVersion": "kubelet.config.k8s.io/v1beta1",
+    "address": "0.0.0.0",
+    "authentication": {
+        "anonymous": {
+            "enabled": false
+        }
+    },
+    "clusterDNS": [
+        "10.100.0.10"
+    ],
+    "readOnlyPort": 10255,
+    "serverTLSBootstrap": true
+}
+`;
+
+  it('writes a JSON file back as valid JSON with its indentation and key order, new keys appended', () => {
+    const out = setConfigValue(AL2_STYLE, ['readOnlyPort'], 0);
+    expect(out).to.equal(AL2_STYLE.replace('"readOnlyPort": 10255', '"readOnlyPort": 0'));
+    const added = setConfigValue(AL2_STYLE, ['tlsMinVersion'], 'VersionTLS12');
+    expect(Object.keys(JSON.parse(added))).to.deep.equal([
+      'kind',
+      'apiVersion',
+      'address',
+      'authentication',
+      'clusterDNS',
+      'readOnlyPort',
+      'serverTLSBootstrap',
+      'tlsMinVersion',
+    ]);
+    expect(added).to.equal(AL2_STYLE.replace('"serverTLSBootstrap": true\n', '"serverTLSBootstrap": true,\n    "tlsMinVersion": "VersionTLS12"\n'));
+  });
+
+  it('keeps two-space, tab and one-line JSON as they were, and CRLF', () => {
+    const twoSpaces = '{\n  "kind": "KubeletConfiguration",\n  "readOnlyPort": 10255\n}\n';
+    expect(setConfigValue(twoSpaces, ['readOnlyPort'], 0)).to.equal('{\n  "kind": "KubeletConfiguration",\n  "readOnlyPort": 0\n}\n');
+    const tabs = '{\n\t"kind": "KubeletConfiguration",\n\t"readOnlyPort": 10255\n}';
+    expect(setConfigValue(tabs, ['readOnlyPort'], 0)).to.equal('{\n\t"kind": "KubeletConfiguration",\n\t"readOnlyPort": 0\n}');
+    expect(setConfigValue('{"kind":"KubeletConfiguration","readOnlyPort":10255}\n', ['readOnlyPort'], 0)).to.equal(
+      '{"kind":"KubeletConfiguration","readOnlyPort":0}\n',
+    );
+    expect(setConfigValue('{\r\n  "readOnlyPort": 10255\r\n}\r\n', ['readOnlyPort'], 0)).to.equal('{\r\n  "readOnlyPort": 0\r\n}\r\n');
+  });
+
+  it('creates nested objects and deletes keys in JSON', () => {
+    const nested = setConfigValue(AL2_STYLE, ['authorization', 'mode'], 'Webhook');
+    expect(JSON.parse(nested).authorization).to.deep.equal({ mode: 'Webhook' });
+    expect(nested).to.contain('    "authorization": {\n        "mode": "Webhook"\n    }\n}');
+    const deleted = deleteConfigValue(AL2_STYLE, ['readOnlyPort']);
+    expect(JSON.parse(deleted)).to.not.have.property('readOnlyPort');
+    expect(deleted).to.contain('"clusterDNS": [\n        "10.100.0.10"\n    ],\n    "serverTLSBootstrap": true\n}');
+  });
+
+  it('keeps the inline comment of a replaced value, and the quoting', () => {
+    const text = 'kind: KubeletConfiguration\ntlsMinVersion: VersionTLS11   # old load balancer health checks\nreadOnlyPort: 10255\n';
+    expect(setConfigValue(text, ['tlsMinVersion'], 'VersionTLS12')).to.equal(
+      'kind: KubeletConfiguration\ntlsMinVersion: VersionTLS12 # old load balancer health checks\nreadOnlyPort: 10255\n',
+    );
+    expect(setConfigValue('kind: KubeletConfiguration\ntlsMinVersion: "VersionTLS11" # why\n', ['tlsMinVersion'], 'VersionTLS12')).to.equal(
+      'kind: KubeletConfiguration\ntlsMinVersion: "VersionTLS12" # why\n',
+    );
+  });
+
+  it('keeps the comment under a list key and the comments of list items that stay', () => {
+    const text = 'kind: KubeletConfiguration\ntlsCipherSuites: # approved by security, 2024\n- TLS_A # keep\n- TLS_OLD # weak\n';
+    const out = setConfigValue(text, ['tlsCipherSuites'], ['TLS_A', 'TLS_B']);
+    expect(out).to.contain('# approved by security, 2024');
+    expect(out).to.contain('- TLS_A # keep\n- TLS_B\n');
+    expect(out).to.not.contain('TLS_OLD');
+  });
+});
