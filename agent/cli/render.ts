@@ -30,7 +30,11 @@ export function findingsOf(node: LoadedNode): Finding[] {
 /** Audit JSON (DESIGN §3); `workloads` is present when the audit had cluster access (--kubeconfig). */
 export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = null): string {
   const results = findingsOf(node);
-  return `${JSON.stringify({ node: nodeInfo(node), results, summary: summarize(results), ...(workloads ? { workloads } : {}) }, null, 2)}\n`;
+  return `${JSON.stringify(
+    { node: nodeInfo(node), overrides: node.appliedOverrides, results, summary: summarize(results), ...(workloads ? { workloads } : {}) },
+    null,
+    2,
+  )}\n`;
 }
 
 /** The workload section of the table output. */
@@ -57,6 +61,7 @@ export function auditTable(node: LoadedNode): string {
   const info = nodeInfo(node);
   const lines = [
     `Node ${info.name}: ${info.distribution}, kubelet ${info.kubeletVersion}, kernel ${info.kernel}, node IP ${info.nodeIp ?? 'unknown'}`,
+    ...(node.appliedOverrides.length > 0 ? [`Overrides applied: ${node.appliedOverrides.join(', ')} (mode ${node.policy.mode})`] : []),
     '',
     `${'STATUS'.padEnd(8)}${'RULE'.padEnd(42)}${'ACTUAL'.padEnd(34)}EXPECTED`,
   ];

@@ -23,6 +23,8 @@ export interface NodeRecord {
   readonly name: string;
   readonly uid: string | null;
   readonly annotations: Readonly<Record<string, string>>;
+  /** metadata.labels (node pools select on them). */
+  readonly labels: Readonly<Record<string, string>>;
   /** status.conditions[type=Ready].status: "True", "False", "Unknown", or null when absent. */
   readonly ready: string | null;
   readonly kubeletVersion: string | null;

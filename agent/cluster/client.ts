@@ -104,6 +104,7 @@ function toNodeRecord(node: V1Node): NodeRecord {
     name: node.metadata?.name ?? '',
     uid: node.metadata?.uid ?? null,
     annotations: node.metadata?.annotations ?? {},
+    labels: node.metadata?.labels ?? {},
     ready: node.status?.conditions?.find((condition) => condition.type === 'Ready')?.status ?? null,
     kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? null,
     internalIPs: (node.status?.addresses ?? []).filter((address) => address.type === 'InternalIP').map((address) => address.address),

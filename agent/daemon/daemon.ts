@@ -10,6 +10,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { DEFAULT_FLAP_GUARD, FlapGuard } from './flap-guard.js';
 import { DisruptionControl, WAITING_FOR_SLOT } from './disruption.js';
 import { NodeReporter } from './reporting.js';
+import { policyForThisNode } from './node-policy.js';
 import { RestartBook } from './restart-book.js';
 import { clusterSettingsFor, type ClusterSettings } from './cluster-settings.js';
 import type { Finding } from '../core/finding.js';
@@ -81,12 +82,12 @@ export class Daemon {
 
   /** Loads the policy (refusing to start on an invalid one), reconciles once, then starts the triggers. */
   async start(): Promise<void> {
-    const loaded = await readPolicyFile(this.options.policyFile);
+    const loaded = await this.readNodePolicy(); // issue 19 hook: node-pool overrides
     if (!loaded.ok) throw new Error(`invalid policy, not starting:\n  ${loaded.errors.join('\n  ')}`);
     this.policy = loaded.policy;
     this.policyText = policyKey(loaded.policy);
     await this.disruption.rolledBack.load(policyHash(this.policyText));
-    this.deps.logger.info('policy loaded', { file: this.options.policyFile ?? '(built-in)', mode: this.policy.mode });
+    this.deps.logger.info('policy loaded', { file: this.options.policyFile ?? '(built-in)', mode: this.policy.mode, overrides: loaded.applied });
     if (this.options.policyFile) {
       // The policy is an agent file (a mounted ConfigMap swaps a `..data` symlink in its directory).
       this.policyWatcher = watch(this.policyDir(), { depth: 0, ignoreInitial: true, followSymlinks: false });
@@ -158,8 +159,13 @@ export class Daemon {
     }
   }
 
+  /** issue 19 hook: the policy file with this node's pool overrides folded in (its Node's labels). */
+  private async readNodePolicy() {
+    return policyForThisNode(await readPolicyFile(this.options.policyFile), this.deps.cluster?.api.nodes ?? null, this.options.input.nodeName);
+  }
+
   private async reloadPolicy(): Promise<void> {
-    const loaded = await readPolicyFile(this.options.policyFile);
+    const loaded = await this.readNodePolicy(); // issue 19 hook: node-pool overrides
     if (!loaded.ok) {
       this.deps.logger.error('policy refused, keeping the last good one', { file: this.options.policyFile, errors: loaded.errors });
       return;
@@ -169,7 +175,7 @@ export class Daemon {
     this.policyText = text;
     this.policy = loaded.policy;
     await this.disruption.rolledBack.policyChanged(policyHash(text));
-    this.deps.logger.info('policy reloaded', { file: this.options.policyFile, mode: this.policy.mode });
+    this.deps.logger.info('policy reloaded', { file: this.options.policyFile, mode: this.policy.mode, overrides: loaded.applied });
   }
 
   private async reconcile(reason: ReconcileReason): Promise<void> {
