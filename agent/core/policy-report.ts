@@ -177,8 +177,13 @@ export function buildPolicyReport(input: PolicyReportInput): ClusterPolicyReport
 
 /** A result without its timestamp, as comparable text. */
 function resultKey(result: PolicyReportResult): string {
-  const { timestamp: _ignored, ...rest } = result;
-  return stableJson(rest);
+  return stableJson(withoutTimestamp(result));
+}
+
+function withoutTimestamp(result: PolicyReportResult): Omit<PolicyReportResult, 'timestamp'> {
+  const copy: { -readonly [K in keyof PolicyReportResult]?: PolicyReportResult[K] } = { ...result };
+  delete copy.timestamp;
+  return copy as Omit<PolicyReportResult, 'timestamp'>;
 }
 
 /**
@@ -194,10 +199,7 @@ export function reportContentKey(report: Pick<ClusterPolicyReport, 'metadata' | 
     owners: metadata.ownerReferences ?? [],
     scope: report.scope,
     summary: report.summary,
-    results: (report.results ?? []).map((result) => {
-      const { timestamp: _ignored, ...rest } = result;
-      return rest;
-    }),
+    results: (report.results ?? []).map(withoutTimestamp),
   });
 }
 

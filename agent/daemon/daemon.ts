@@ -203,6 +203,7 @@ export class Daemon {
           rule.evaluation.finding,
       );
       this.deps.metrics.recordFindings(findings);
+      await this.reporter.policyReport(findings, policyHash(this.policyText), this.deps.now()); // issue 19 hook
       this.deps.metrics.recordNode(node.obs, node.ctx.kubelet.layout);
       const held = this.flap.heldRules(started);
       this.deps.metrics.recordConflicts(
