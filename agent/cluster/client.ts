@@ -438,3 +438,12 @@ export function clusterApi(config: KubeConfig): ClusterApi {
     policyReports: new ClientPolicyReports(config.makeApiClient(CustomObjectsApi)),
   };
 }
+
+/** Every Lease in a namespace (`kube-harden report`: the restart slots; needs leases list there). */
+export async function listLeases(config: KubeConfig, namespace: string): Promise<LeaseRecord[]> {
+  try {
+    return (await config.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace })).items.map(toLeaseRecord);
+  } catch (error) {
+    throw translate(error, `leases in ${namespace}`);
+  }
+}
