@@ -58,8 +58,9 @@ export const COMMON_HELP = `Common options:
                          k8s snap's kubelet). Without a known version no kubelet setting is changed
   --plugin-dir DIR       where CNI plugins to install come from (default $KUBE_HARDEN_PLUGIN_DIR,
                          else /usr/lib/kube-harden/cni)
-  --node-labels K=V,...  the node's labels, for a policy with node-pool overrides on a host without
-                         cluster access (a policy with overrides and no known labels is refused)
+  --node-labels K=V,...  audit, plan, apply: the node's labels, for a policy with node-pool overrides
+                         on a host without cluster access (such a policy with no known labels is
+                         refused). The daemon reads its Node's labels instead
   -h, --help             this help`;
 
 export const EXIT_HELP = `Exit codes: 0 compliant / applied; 1 findings remain (fail or unknown) or an action failed or was

@@ -15,8 +15,11 @@ export const REPORT_NODE_LABEL = 'kube-harden.io/node';
 
 /** The schema's result values (kubebuilder enum pass;fail;warn;error;skip). */
 export type PolicyReportResultValue = 'pass' | 'fail' | 'warn' | 'error' | 'skip';
-/** The schema's severities (enum critical;high;low;medium;info). */
-export type PolicyReportSeverity = 'critical' | 'high' | 'medium' | 'low' | 'info';
+/**
+ * Severities kube-harden uses: the three every published v1alpha2 CRD accepts (the working group's
+ * first v1alpha2 schema has the enum high;low;medium; later ones add critical and info).
+ */
+export type PolicyReportSeverity = 'high' | 'medium' | 'low';
 
 /** One `results[]` entry (v1alpha2 PolicyReportResult; `timestamp` is a metav1.Timestamp). */
 export interface PolicyReportResult {
