@@ -45,6 +45,13 @@ describe('node pools end to end: the daemon reads its Node labels', function () 
       )!;
     expect(expected('gpu-1').properties.expected).to.contain('16384');
     expect(expected('cpu-1').properties.expected).to.contain('4096');
+    // Like kube_harden_rule_status, a report shows the node as the reconcile observed it before fixing:
+    // the fix shows at the next reconcile (the 10 s sysctl poll in production).
+    expect([expected('gpu-1').result, expected('cpu-1').result]).to.deep.equal(['fail', 'fail']);
+    gpu.daemon.trigger('poll');
+    cpu.daemon.trigger('poll');
+    await Promise.all([gpu.daemon.settled(), cpu.daemon.settled()]);
+    expect([expected('gpu-1').result, expected('cpu-1').result]).to.deep.equal(['pass', 'pass']);
 
     // Out of the pool: the default (stricter) limit applies at the next resync. (Into the pool changes
     // nothing on a node already at 4096: a lower PID limit passes, the rule's value is a maximum.)
