@@ -12,7 +12,10 @@ export interface TableOptions {
   readonly all: boolean;
   /** Only fail and unknown rows (--only failing). */
   readonly onlyFailing: boolean;
-  readonly policy: Pick<ReportPolicy, 'file' | 'mode'>;
+  readonly policy: Pick<ReportPolicy, 'file' | 'mode'> & {
+    /** The node-pool overrides of the policy that matched this node, in order. */
+    readonly overrides?: readonly string[];
+  };
 }
 
 /** The narrowest layout the table still makes sense in; narrower terminals wrap at this width. */
@@ -54,6 +57,9 @@ function header(report: AuditReport, options: TableOptions, width: number): stri
     ),
     ...(node.configurationOwner ? wrap(node.configurationOwner, width) : []),
     ...wrap(`Kernel ${node.kernel}, ${lsm}; policy ${policy} (mode ${options.policy.mode})`, width),
+    ...(options.policy.overrides?.length
+      ? wrap(`Overrides applied: ${options.policy.overrides.join(', ')} (mode ${options.policy.mode})`, width)
+      : []),
     ...wrap(`Result: ${counts(report.summary)}${skipped}`, width),
   ];
 }

@@ -7,7 +7,7 @@ import type { Command } from './command.js';
 import { buildPlan } from '../core/planner.js';
 import { renderAuditTable } from './audit-table.js';
 import { renderAuditHtml } from './html-report.js';
-import { loadNode, type CliDeps, type LoadedNode } from './node.js';
+import { loadNode, loadPolicy, type CliDeps, type LoadedNode } from './node.js';
 import { policyEvidence, terminalLayout } from './report-facts.js';
 import { buildAuditReport } from './report-model.js';
 import { auditJson, auditJunit, findingsOf, nodeInfo, workloadTable } from './render.js';
@@ -32,6 +32,19 @@ async function auditNodePods(kubeconfig: string, nodeName: string, policy: Polic
     self,
     deps.now().getTime(),
   );
+}
+
+/** The Node's own labels, for a policy with node-pool overrides (needs nodes get). */
+async function readNodeLabels(kubeconfig: string, nodeName: string): Promise<Record<string, string>> {
+  if (!existsSync(kubeconfig)) throw new InputError(`--kubeconfig ${kubeconfig}: no such file`);
+  const { clusterApi, loadKubeConfig } = await import('../cluster/client.js');
+  try {
+    return { ...(await clusterApi(loadKubeConfig({ kind: 'kubeconfig', path: kubeconfig })).nodes.get(nodeName)).labels };
+  } catch (error) {
+    throw new InputError(
+      `cannot read the labels of node ${nodeName} with --kubeconfig ${kubeconfig} (the policy has node-pool overrides): ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 export const auditCommand: Command = {
@@ -61,7 +74,11 @@ never counted as a pass. Nothing on the node is changed.
                          (privileged, host namespaces, root, capabilities, limits, runtime socket
                          mounts, writable root filesystem, privilege escalation), with the policy's
                          exemptions; JSON gains a "workloads" object (table and json only). Needs pods
-                         list (read only)
+                         list (read only). With a policy that has node-pool overrides, the Node's own
+                         labels choose them (needs nodes get) unless --node-labels is given
+
+The policy's node-pool overrides that matched this node are printed ("Overrides applied:", and
+"overrides" in the JSON).
 
 ${COMMON_HELP}
 
@@ -84,18 +101,20 @@ ${EXIT_HELP}`,
     if ((all || only !== undefined) && format !== 'table')
       throw new UsageError(`--all and --only apply to the table output (${format} keeps every rule)`);
     if (all && only !== undefined) throw new UsageError('--all and --only failing exclude each other');
-    const common = commonOptions(values, deps.env);
-    const node = await loadNode(common, deps);
     const kubeconfig = values.kubeconfig as string | undefined;
     if (kubeconfig !== undefined && (format === 'junit' || format === 'html'))
       throw new UsageError(`--kubeconfig with --output ${format} is not supported (use json or table)`);
+    let common = commonOptions(values, deps.env);
+    if (kubeconfig !== undefined && common.nodeLabels === null && (await loadPolicy(common.policyFile)).overrides.length > 0)
+      common = { ...common, nodeLabels: await readNodeLabels(kubeconfig, common.nodeName) };
+    const node = await loadNode(common, deps);
     const workloads = kubeconfig === undefined ? null : await auditNodePods(kubeconfig, common.nodeName, node.policy, deps);
     if (format === 'json') deps.stdout(auditJson(node, workloads));
     else if (format === 'junit') deps.stdout(auditJunit(node));
     else if (format === 'html') deps.stdout(await auditHtml(node, common.policyFile, deps));
     else {
       const layout = terminalLayout(deps.terminal, deps.env);
-      const policy = { file: common.policyFile, mode: node.policy.mode };
+      const policy = { file: common.policyFile, mode: node.policy.mode, overrides: node.appliedOverrides };
       deps.stdout(
         renderAuditTable(auditReport(node), { ...layout, all, onlyFailing: only === 'failing', policy }) +
           (workloads ? workloadTable(workloads) : ''),

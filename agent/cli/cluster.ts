@@ -4,6 +4,7 @@ import { clusterApi, loadKubeConfig, type ClusterCredentials } from '../cluster/
 import { DEFAULT_EVENT_LIMITS, EventRecorder } from '../cluster/events.js';
 import { nodeHealthCheck } from '../cluster/node-health.js';
 import { NodeAnnotator } from '../cluster/node-status.js';
+import { POLICY_REPORT_RETRY_MS, PolicyReportWriter } from '../cluster/policy-reports.js';
 import { LeaseSemaphore } from '../cluster/semaphore.js';
 import type { Policy } from '../core/policy.js';
 import { LEADER_PREFIX } from '../session/cluster-settings.js';
@@ -125,6 +126,12 @@ export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: 
       events,
       workloads,
       annotator: new NodeAnnotator(api.nodes, nodeName, ANNOTATION_HEARTBEAT_MS),
+      policyReport: new PolicyReportWriter(api.policyReports, api.nodes, {
+        nodeName,
+        logger,
+        retryMs: POLICY_REPORT_RETRY_MS,
+        onAvailability: (unavailable) => wiring.metrics.policyReportUnavailable.set(unavailable ? 1 : 0),
+      }),
       nodeHealth: (sinceMs) => nodeHealthCheck(api.nodes, api.leases, nodeName, sinceMs),
     },
   };

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseLabelList } from '../core/node-pool.js';
 
 /** A mistake in how the command was called (exit 2, no stack trace). */
 export class UsageError extends Error {
@@ -28,6 +29,11 @@ export interface CommonOptions {
   readonly nodeName: string;
   readonly kubeletVersion: string | null;
   readonly pluginDir: string;
+  /**
+   * The node's labels, for a policy with node-pool overrides: from --node-labels, or read from the Node
+   * by a command with cluster access. Null when unknown.
+   */
+  readonly nodeLabels: Readonly<Record<string, string>> | null;
 }
 
 export const COMMON_OPTIONS = {
@@ -37,6 +43,7 @@ export const COMMON_OPTIONS = {
   'node-name': { type: 'string' },
   'kubelet-version': { type: 'string' },
   'plugin-dir': { type: 'string' },
+  'node-labels': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -51,6 +58,9 @@ export const COMMON_HELP = `Common options:
                          k8s snap's kubelet). Without a known version no kubelet setting is changed
   --plugin-dir DIR       where CNI plugins to install come from (default $KUBE_HARDEN_PLUGIN_DIR,
                          else /usr/lib/kube-harden/cni)
+  --node-labels K=V,...  audit, plan, apply: the node's labels, for a policy with node-pool overrides
+                         on a host without cluster access (such a policy with no known labels is
+                         refused). The daemon reads its Node's labels instead
   -h, --help             this help`;
 
 export const EXIT_HELP = `Exit codes: 0 compliant / applied; 1 findings remain (fail or unknown) or an action failed or was
@@ -83,6 +93,7 @@ export function commonOptions(values: Record<string, unknown>, env: Env): Common
     nodeName: nonEmpty(values['node-name'] as string | undefined) ?? nonEmpty(env.NODE_NAME) ?? hostname(),
     kubeletVersion: nonEmpty(values['kubelet-version'] as string | undefined),
     pluginDir: nonEmpty(values['plugin-dir'] as string | undefined) ?? nonEmpty(env.KUBE_HARDEN_PLUGIN_DIR) ?? '/usr/lib/kube-harden/cni',
+    nodeLabels: nodeLabelsOption(values['node-labels'] as string | undefined),
   };
 }
 
@@ -91,4 +102,11 @@ export function outputFormat<T extends string>(value: unknown, allowed: readonly
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`--output must be one of ${allowed.join(', ')}`);
+}
+
+function nodeLabelsOption(value: string | undefined): Record<string, string> | null {
+  if (value === undefined) return null;
+  const labels = parseLabelList(value);
+  if (typeof labels === 'string') throw new UsageError(`--node-labels: ${labels} (expected key=value,key2=value2)`);
+  return labels;
 }

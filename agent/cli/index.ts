@@ -30,6 +30,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'daemon mode: harden, then keep correcting drift; serves metrics and probes',
     load: async () => (await import('./run.js')).runCommand,
   },
+  {
+    name: 'report',
+    summary: 'the fleet from the API server: node states, failing rules, rollout progress',
+    load: async () => (await import('./report.js')).reportCommand,
+  },
   { name: 'version', summary: 'print the kube-harden version', load: async () => (await import('./version.js')).versionCommand },
 ];
 

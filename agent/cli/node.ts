@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { OperatorInput } from '../core/observation.js';
 import type { Policy } from '../core/policy.js';
+import { resolveForNode } from '../core/node-pool.js';
 import { restartGate, type RestartGate } from '../node/health-gate.js';
 import { inspectNode, type InspectedNode } from '../node/inspect.js';
 import { readPolicyFile } from '../node/policy-file.js';
@@ -34,6 +35,8 @@ export interface LoadedNode extends InspectedNode {
   readonly plugins: PluginProber;
   readonly policy: Policy;
   readonly input: OperatorInput;
+  /** The policy's node-pool overrides that matched this node's labels, in order. */
+  readonly appliedOverrides: readonly string[];
 }
 
 /** Reads the policy (built-in without a file); any problem stops the command with every error listed. */
@@ -58,7 +61,12 @@ export async function openHostRoot(dir: string): Promise<HostRoot> {
 
 /** Opens the host root, observes the node and evaluates every rule. */
 export async function loadNode(common: CommonOptions, deps: CliDeps): Promise<LoadedNode> {
-  const policy = await loadPolicy(common.policyFile);
+  const resolved = resolveForNode(await loadPolicy(common.policyFile), common.nodeLabels);
+  if (!resolved.ok)
+    throw new InputError(
+      `${resolved.error}: give them with --node-labels k=v,... (audit also reads them from the Node with --kubeconfig); nothing was changed`,
+    );
+  const { policy, applied: appliedOverrides } = resolved;
   const fs = new HostFs(await openHostRoot(common.hostRoot));
   const plugins = new ExecPluginProber(fs, deps.runner, common.pluginDir);
   const input = {
@@ -69,7 +77,7 @@ export async function loadNode(common: CommonOptions, deps: CliDeps): Promise<Lo
     pluginDir: common.pluginDir,
   };
   const inspected = await inspectNode(fs, deps.runner, plugins, input, policy);
-  return { fs, plugins, policy, input, ...inspected };
+  return { fs, plugins, policy, input, appliedOverrides, ...inspected };
 }
 
 /**

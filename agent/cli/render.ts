@@ -45,7 +45,11 @@ export function findingsOf(node: LoadedNode): Finding[] {
 /** Audit JSON (DESIGN §3); `workloads` is present when the audit had cluster access (--kubeconfig). */
 export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = null): string {
   const results = findingsOf(node);
-  return `${JSON.stringify({ node: nodeInfo(node), results, summary: summarize(results), ...(workloads ? { workloads } : {}) }, null, 2)}\n`;
+  return `${JSON.stringify(
+    { node: nodeInfo(node), overrides: node.appliedOverrides, results, summary: summarize(results), ...(workloads ? { workloads } : {}) },
+    null,
+    2,
+  )}\n`;
 }
 
 /** The workload section of the table output. */

@@ -3,6 +3,7 @@
  * types. The real implementation (client.ts) wraps @kubernetes/client-node; tests pass the same
  * implementation pointed at a fake API server, or a hand-written fake of this interface.
  */
+import type { ClusterPolicyReport } from '../core/policy-report.js';
 import type { PodLike } from '../rules/workloads/pod-view.js';
 
 /** A coordination.k8s.io/v1 Lease, reduced to the fields the agent reads and writes. */
@@ -25,6 +26,8 @@ export interface NodeRecord {
   readonly name: string;
   readonly uid: string | null;
   readonly annotations: Readonly<Record<string, string>>;
+  /** metadata.labels (node pools select on them). */
+  readonly labels: Readonly<Record<string, string>>;
   /** status.conditions[type=Ready].status: "True", "False", "Unknown", or null when absent. */
   readonly ready: string | null;
   readonly kubeletVersion: string | null;
@@ -83,6 +86,14 @@ export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
 
+/**
+ * The API server does not serve the resource at all (HTTP 404 on the resource, not on an object): a
+ * CustomResourceDefinition such as wgpolicyk8s.io's is not installed.
+ */
+export class ResourceMissingError extends Error {
+  override readonly name = 'ResourceMissingError';
+}
+
 export interface LeaseApi {
   /** Null when the Lease does not exist. */
   get(namespace: string, name: string): Promise<LeaseRecord | null>;
@@ -132,6 +143,18 @@ export interface DaemonSetApi {
   images(namespace: string, name: string): Promise<string[] | null>;
 }
 
+/** wgpolicyk8s.io/v1alpha2 ClusterPolicyReports. Every call throws ResourceMissingError without the CRD. */
+export interface PolicyReportApi {
+  /** Null when the report does not exist. */
+  get(name: string): Promise<ClusterPolicyReport | null>;
+  /** Throws ConflictError when it already exists. */
+  create(report: ClusterPolicyReport): Promise<ClusterPolicyReport>;
+  /** Throws ConflictError when `report.metadata.resourceVersion` is stale. */
+  replace(report: ClusterPolicyReport): Promise<ClusterPolicyReport>;
+  /** The reports written by kube-harden (label app.kubernetes.io/managed-by=kube-harden). */
+  list(): Promise<ClusterPolicyReport[]>;
+}
+
 /** Everything the agent does with the API server. */
 export interface ClusterApi {
   readonly leases: LeaseApi;
@@ -140,6 +163,7 @@ export interface ClusterApi {
   readonly pods: PodApi;
   readonly configMaps: ConfigMapApi;
   readonly daemonSets: DaemonSetApi;
+  readonly policyReports: PolicyReportApi;
 }
 
 /**

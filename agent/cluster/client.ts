@@ -3,6 +3,7 @@ import {
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
   V1MicroTime,
@@ -14,10 +15,13 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { POLICY_REPORT_API_VERSION, type ClusterPolicyReport } from '../core/policy-report.js';
 import type { PodLike } from '../rules/workloads/pod-view.js';
 import {
   ConflictError,
   NotFoundError,
+  ResourceMissingError,
+  type PolicyReportApi,
   type ClusterApi,
   type EventApi,
   type EventRecord,
@@ -106,6 +110,7 @@ function toNodeRecord(node: V1Node): NodeRecord {
     name: node.metadata?.name ?? '',
     uid: node.metadata?.uid ?? null,
     annotations: node.metadata?.annotations ?? {},
+    labels: node.metadata?.labels ?? {},
     ready: node.status?.conditions?.find((condition) => condition.type === 'Ready')?.status ?? null,
     kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? null,
     internalIPs: (node.status?.addresses ?? []).filter((address) => address.type === 'InternalIP').map((address) => address.address),
@@ -350,6 +355,70 @@ class ClientDaemonSets implements DaemonSetApi {
   }
 }
 
+const REPORT_GROUP = POLICY_REPORT_API_VERSION.split('/')[0]!;
+const REPORT_VERSION = POLICY_REPORT_API_VERSION.split('/')[1]!;
+const REPORT_PLURAL = 'clusterpolicyreports';
+
+/**
+ * A 404 names the object when the object is missing (Status details.name); without a name the server
+ * does not know the resource (no CRD: "the server could not find the requested resource").
+ */
+function objectMissing(error: unknown): boolean {
+  if (!(error instanceof ApiException) || error.code !== 404) return false;
+  const body = typeof error.body === 'string' ? safeJson(error.body) : (error.body as { details?: { name?: string } } | null);
+  return typeof (body as { details?: { name?: string } } | null)?.details?.name === 'string';
+}
+
+function translateReport(error: unknown, what: string): Error {
+  if (error instanceof ApiException && error.code === 404 && !objectMissing(error))
+    return new ResourceMissingError(`${what}: the API server does not serve ${REPORT_PLURAL}.${REPORT_GROUP}/${REPORT_VERSION}`);
+  return translate(error, what);
+}
+
+class ClientPolicyReports implements PolicyReportApi {
+  private readonly at = { group: REPORT_GROUP, version: REPORT_VERSION, plural: REPORT_PLURAL };
+
+  constructor(private readonly api: CustomObjectsApi) {}
+
+  async get(name: string): Promise<ClusterPolicyReport | null> {
+    try {
+      return (await this.api.getClusterCustomObject({ ...this.at, name })) as ClusterPolicyReport;
+    } catch (error) {
+      if (objectMissing(error)) return null;
+      throw translateReport(error, `clusterpolicyreport ${name}`);
+    }
+  }
+
+  async create(report: ClusterPolicyReport): Promise<ClusterPolicyReport> {
+    const metadata: { -readonly [K in keyof ClusterPolicyReport['metadata']]?: ClusterPolicyReport['metadata'][K] } = { ...report.metadata };
+    delete metadata.resourceVersion;
+    try {
+      return (await this.api.createClusterCustomObject({ ...this.at, body: { ...report, metadata } })) as ClusterPolicyReport;
+    } catch (error) {
+      throw translateReport(error, `clusterpolicyreport ${report.metadata.name}`);
+    }
+  }
+
+  async replace(report: ClusterPolicyReport): Promise<ClusterPolicyReport> {
+    try {
+      return (await this.api.replaceClusterCustomObject({ ...this.at, name: report.metadata.name, body: report })) as ClusterPolicyReport;
+    } catch (error) {
+      throw translateReport(error, `clusterpolicyreport ${report.metadata.name}`);
+    }
+  }
+
+  async list(): Promise<ClusterPolicyReport[]> {
+    try {
+      const list = (await this.api.listClusterCustomObject({ ...this.at, labelSelector: 'app.kubernetes.io/managed-by=kube-harden' })) as {
+        items?: ClusterPolicyReport[];
+      };
+      return list.items ?? [];
+    } catch (error) {
+      throw translateReport(error, REPORT_PLURAL);
+    }
+  }
+}
+
 /** Builds the KubeConfig: the pod's service account, or a kubeconfig file (`--kubeconfig`, tests). */
 export function loadKubeConfig(credentials: ClusterCredentials): KubeConfig {
   const config = new KubeConfig();
@@ -368,5 +437,15 @@ export function clusterApi(config: KubeConfig): ClusterApi {
     pods: new ClientPods(core, new Watch(config)),
     configMaps: new ClientConfigMaps(core),
     daemonSets: new ClientDaemonSets(config.makeApiClient(AppsV1Api)),
+    policyReports: new ClientPolicyReports(config.makeApiClient(CustomObjectsApi)),
   };
+}
+
+/** Every Lease in a namespace (`kube-harden report`: the restart slots; needs leases list there). */
+export async function listLeases(config: KubeConfig, namespace: string): Promise<LeaseRecord[]> {
+  try {
+    return (await config.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace })).items.map(toLeaseRecord);
+  } catch (error) {
+    throw translate(error, `leases in ${namespace}`);
+  }
 }

@@ -1,4 +1,5 @@
 import { parseDocument } from 'yaml';
+import { parseOverrides, type PolicyOverride } from './node-pool.js';
 
 /** `audit` only reports; `enforce` lets `apply` and the daemon change the node. */
 export type PolicyMode = 'audit' | 'enforce';
@@ -36,6 +37,11 @@ export interface Policy {
   readonly drift: { readonly enabled: boolean; readonly resyncSeconds: number };
   /** How many apply backups to keep under /var/lib/kube-harden/backups (they hold secrets). */
   readonly backups: { readonly retain: number };
+  /**
+   * Per node pool settings, in order (later wins), folded in by `policyForNode` for the node's labels.
+   * A policy resolved for a node has none left.
+   */
+  readonly overrides: readonly PolicyOverride[];
 }
 
 /** How a rule's `value` is defaulted and checked. Rules without a value have no `value` spec. */
@@ -63,13 +69,14 @@ export function defaultPolicy(specs: readonly RuleValueSpec[]): Policy {
     restarts: { maxConcurrent: 1, healthTimeoutSeconds: 120, leaseDurationSeconds: 60 },
     drift: { enabled: true, resyncSeconds: 300 },
     backups: { retain: 10 },
+    overrides: [],
   };
 }
 
 /** Result of parsing a policy file: the policy, or every problem found (never just the first). */
 export type PolicyParseResult = { readonly ok: true; readonly policy: Policy } | { readonly ok: false; readonly errors: readonly string[] };
 
-const TOP_LEVEL_KEYS = new Set(['apiVersion', 'kind', 'metadata', 'mode', 'rules', 'exemptions', 'restarts', 'drift', 'backups']);
+const TOP_LEVEL_KEYS = new Set(['apiVersion', 'kind', 'metadata', 'mode', 'rules', 'exemptions', 'restarts', 'drift', 'backups', 'overrides']);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -162,8 +169,10 @@ export function parsePolicy(text: string, file: string, specs: readonly RuleValu
     else errors.push(`${file}: backups.retain must be a positive integer`);
   }
 
+  const overrides = parseOverrides(raw.overrides, specById, file, errors);
+
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, policy: { mode, rules, exemptions, restarts, drift, backups } };
+  return { ok: true, policy: { mode, rules, exemptions, restarts, drift, backups, overrides } };
 }
 
 function parseRuleEntry(entry: unknown, spec: RuleValueSpec, where: string, errors: string[]): RuleSetting | null {

@@ -11,6 +11,7 @@ import { RestartSlots, SLOT_UNKNOWN, WAITING_FOR_SLOT } from '../session/restart
 import { EnforcementSession, type ChangeCause } from '../session/session.js';
 import { DEFAULT_FLAP_GUARD, FlapGuard } from './flap-guard.js';
 import { NodeReporter } from './reporting.js';
+import { policyForThisNode } from './node-policy.js';
 import { RestartBook } from './restart-book.js';
 import { clusterSettingsFor, type ClusterSettings } from '../session/cluster-settings.js';
 import type { Finding } from '../core/finding.js';
@@ -106,13 +107,13 @@ export class Daemon {
    */
   async load(): Promise<void> {
     if (this.loaded) return;
-    const loaded = await readPolicyFile(this.options.policyFile);
+    const loaded = await this.readNodePolicy();
     if (!loaded.ok) throw new Error(`invalid policy, not starting:\n  ${loaded.errors.join('\n  ')}`);
     this.policy = loaded.policy;
     this.policyText = policyKey(loaded.policy);
     await this.session.held!.load(policyHash(this.policyText));
     await this.session.slots.adopt(null);
-    this.deps.logger.info('policy loaded', { file: this.options.policyFile ?? '(built-in)', mode: this.policy.mode });
+    this.deps.logger.info('policy loaded', { file: this.options.policyFile ?? '(built-in)', mode: this.policy.mode, overrides: loaded.applied });
     if (this.options.policyFile) {
       // The policy is an agent file (a mounted ConfigMap swaps a `..data` symlink in its directory).
       this.policyWatcher = watch(this.policyDir(), { depth: 0, ignoreInitial: true, followSymlinks: false });
@@ -196,8 +197,13 @@ export class Daemon {
     }
   }
 
+  /** The policy file with this node's pool overrides folded in (its Node's labels). */
+  private async readNodePolicy() {
+    return policyForThisNode(await readPolicyFile(this.options.policyFile), this.deps.cluster?.api.nodes ?? null, this.options.input.nodeName);
+  }
+
   private async reloadPolicy(): Promise<void> {
-    const loaded = await readPolicyFile(this.options.policyFile);
+    const loaded = await this.readNodePolicy();
     if (!loaded.ok) {
       this.deps.logger.error('policy refused, keeping the last good one', { file: this.options.policyFile, errors: loaded.errors });
       return;
@@ -207,7 +213,7 @@ export class Daemon {
     this.policyText = text;
     this.policy = loaded.policy;
     await this.session.held!.policyChanged(policyHash(text));
-    this.deps.logger.info('policy reloaded', { file: this.options.policyFile, mode: this.policy.mode });
+    this.deps.logger.info('policy reloaded', { file: this.options.policyFile, mode: this.policy.mode, overrides: loaded.applied });
   }
 
   private async reconcile(reason: ReconcileReason): Promise<void> {
@@ -235,6 +241,7 @@ export class Daemon {
           rule.evaluation.finding,
       );
       this.deps.metrics.recordFindings(findings);
+      await this.reporter.policyReport(findings, policyHash(this.policyText), this.deps.now());
       this.deps.metrics.recordNode(node.obs, distributionLabel(node.ctx.kubelet.distribution));
       const held = this.flap.heldRules(started);
       this.deps.metrics.recordConflicts(

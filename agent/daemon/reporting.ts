@@ -3,6 +3,8 @@ import { changeKey } from '../core/plan.js';
 import type { ChangeCause } from '../session/session.js';
 import type { EventRecorder, NodeEvent } from '../cluster/events.js';
 import type { NodeAnnotator, NodeState } from '../cluster/node-status.js';
+import type { PolicyReportWriter } from '../cluster/policy-reports.js';
+import type { Finding } from '../core/finding.js';
 import type { BlockedRule } from '../core/plan.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -10,6 +12,8 @@ import type { Logger } from '../telemetry/logger.js';
 export interface ClusterReporting {
   readonly annotator: NodeAnnotator;
   readonly events: EventRecorder;
+  /** issue 19: the node's wgpolicyk8s.io ClusterPolicyReport (absent in hand-built test wiring). */
+  readonly policyReport?: PolicyReportWriter;
 }
 
 function list(rules: Iterable<string>): string {
@@ -89,6 +93,11 @@ export class NodeReporter {
       this.apiError('node.annotate');
       this.logger.warn('node annotation failed', { state, error: error instanceof Error ? error.message : String(error) });
     }
+  }
+
+  /** issue 19: the node's ClusterPolicyReport from this reconcile's findings (written only on change; never throws). */
+  async policyReport(findings: readonly Finding[], policyHash: string, nowMs: number): Promise<void> {
+    await this.cluster?.policyReport?.write(findings, policyHash, nowMs);
   }
 
   async stop(): Promise<void> {

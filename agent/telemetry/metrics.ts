@@ -89,6 +89,12 @@ export class AgentMetrics {
     help: 'Errors of the file watcher that signals drift.',
     registers: [this.registry],
   });
+  /** 1 while the node cannot keep its ClusterPolicyReport because the wgpolicyk8s.io CRD is not installed. */
+  readonly policyReportUnavailable = new Gauge({
+    name: 'kube_harden_policy_report_unavailable',
+    help: '1 while the wgpolicyk8s.io ClusterPolicyReport CRD is not installed (the node report is not written), else 0.',
+    registers: [this.registry],
+  });
   private readonly buildInfo = new Gauge({
     name: 'kube_harden_build_info',
     help: 'kube-harden version (value always 1).',

@@ -16,7 +16,7 @@ export interface RecordedRequest {
   readonly status: number;
 }
 
-type Kind = 'leases' | 'events' | 'nodes' | 'configmaps' | 'pods' | 'daemonsets';
+type Kind = 'leases' | 'events' | 'nodes' | 'configmaps' | 'pods' | 'daemonsets' | 'clusterpolicyreports';
 type Route = { kind: Kind; namespace: string | null; name: string | null };
 
 const ROUTES: readonly [RegExp, Kind][] = [
@@ -36,12 +36,16 @@ interface PodWatch {
  * An in-memory Kubernetes API server over HTTP on loopback, for the real @kubernetes/client-node:
  * Leases (create / get / replace with resourceVersion conflicts), Nodes (get, list, merge-patch),
  * core/v1 Events (create, merge-patch, list), ConfigMaps (get, replace, merge-patch), DaemonSets (get),
- * Pods (list and watch by spec.nodeName, delete). Objects live in `objects` keyed by
+ * Pods (list and watch by spec.nodeName, delete), wgpolicyk8s.io/v1alpha2 ClusterPolicyReports (get, list
+ * by label, create, replace; 404 on the resource itself while `policyReportCrd` is false, as a server
+ * without the CRD answers). Objects live in `objects` keyed by
  * `kind/namespace/name`; tests change state directly, inject failures and react to deletions.
  */
 export class FakeApiServer {
   readonly objects = new Map<string, ApiObject>();
   readonly requests: RecordedRequest[] = [];
+  /** Whether the wgpolicyk8s.io CRD is installed (false: every clusterpolicyreports request is a 404). */
+  policyReportCrd = true;
   /** Called after an object is deleted (e.g. a DaemonSet controller recreating a pod). */
   onDelete: ((kind: Kind, object: ApiObject) => void) | null = null;
   private version = 1;
@@ -189,6 +193,8 @@ export class FakeApiServer {
   private route(path: string): Route | null {
     if (path === '/api/v1/nodes') return { kind: 'nodes', namespace: null, name: null };
     if (path === '/api/v1/pods') return { kind: 'pods', namespace: null, name: null };
+    const report = /^\/apis\/wgpolicyk8s\.io\/v1alpha2\/clusterpolicyreports(?:\/([^/]+))?$/.exec(path);
+    if (report) return { kind: 'clusterpolicyreports', namespace: null, name: report[1] ? decodeURIComponent(report[1]) : null };
     const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
     if (node) return { kind: 'nodes', namespace: null, name: decodeURIComponent(node[1]!) };
     for (const [pattern, kind] of ROUTES) {
@@ -219,7 +225,9 @@ export class FakeApiServer {
     }
     if (request.headers.authorization !== 'Bearer fake-token') return status(401, 'Unauthorized', 'Unauthorized');
     const route = this.route(path);
-    if (!route) return status(404, 'NotFound', `no route for ${path}`);
+    // What kube-apiserver answers for a resource it does not serve: a Status without details.
+    if (!route || (route.kind === 'clusterpolicyreports' && !this.policyReportCrd))
+      return status(404, 'NotFound', 'the server could not find the requested resource');
     let body: ApiObject | null = null;
     if (chunks.length > 0) {
       try {
@@ -247,11 +255,17 @@ export class FakeApiServer {
         }
         return reply(200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.version) }, items: this.podsOnNode(node) });
       }
+      const selector = (url.searchParams.get('labelSelector') ?? '').split(',').filter((pair) => pair !== '');
+      const selected = (object: ApiObject) =>
+        selector.every((pair) => {
+          const [key, value] = pair.split('=') as [string, string];
+          return (object.metadata.labels as Record<string, string> | undefined)?.[key] === value;
+        });
       return reply(200, {
         kind: 'List',
         apiVersion: 'v1',
         metadata: { resourceVersion: String(this.version) },
-        items: this.list(route.kind, route.namespace ?? undefined),
+        items: this.list(route.kind, route.namespace ?? undefined).filter(selected),
       });
     }
     if (route.name === null && method !== 'POST') return status(405, 'MethodNotAllowed', method);
@@ -271,7 +285,16 @@ export class FakeApiServer {
       return reply(201, created);
     }
     const current = this.objects.get(key(route.name!));
-    if (!current) return status(404, 'NotFound', `${route.kind} "${route.name}" not found`);
+    if (!current)
+      return reply(404, {
+        apiVersion: 'v1',
+        kind: 'Status',
+        status: 'Failure',
+        reason: 'NotFound',
+        message: `${route.kind} "${route.name}" not found`,
+        details: { name: route.name, kind: route.kind },
+        code: 404,
+      });
     if (method === 'GET') return reply(200, current);
     if (method === 'PUT') {
       const sent = body?.metadata?.resourceVersion;

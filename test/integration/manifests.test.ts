@@ -120,6 +120,7 @@ describe('manifests: kustomize overlays, schemas, RBAC, policy, monitoring', fun
       'ClusterRole/-/kube-harden-agent:  pods list,watch',
       'ClusterRole/-/kube-harden-agent: authentication.k8s.io tokenreviews create',
       'ClusterRole/-/kube-harden-agent: authorization.k8s.io subjectaccessreviews create',
+      'ClusterRole/-/kube-harden-agent: wgpolicyk8s.io clusterpolicyreports get,create,update',
       'ClusterRole/-/kube-harden-metrics-reader:  /metrics get',
       'Role/kube-harden/kube-harden-leases: coordination.k8s.io leases get,create,update',
       'Role/kube-node-lease/kube-harden-node-leases: coordination.k8s.io leases get',
@@ -128,7 +129,17 @@ describe('manifests: kustomize overlays, schemas, RBAC, policy, monitoring', fun
       'Role/kube-system/kube-harden-cluster-settings: apps daemonsets[kube-proxy] get',
     ]);
     const security = readFileSync(path.join(REPO, 'docs/security.md'), 'utf8');
-    for (const resource of ['leases', 'nodes', 'events', 'pods', 'configmaps', 'daemonsets', 'tokenreviews', 'subjectaccessreviews'])
+    for (const resource of [
+      'leases',
+      'nodes',
+      'events',
+      'pods',
+      'configmaps',
+      'daemonsets',
+      'tokenreviews',
+      'subjectaccessreviews',
+      'clusterpolicyreports',
+    ])
       expect(security, resource).to.contain(`\`${resource}\``);
     expect(grants.join('\n')).to.not.match(/secrets|\*|escalate|bind|impersonate|nodes\/proxy/);
   });
