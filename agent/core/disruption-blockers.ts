@@ -99,3 +99,7 @@ export function pauseVerdict(policyPaused: boolean, annotations: Readonly<Record
   const reason = /^true\s*[:;,-]?\s*(.*)$/is.exec(trimmed)?.[1]?.trim() ?? trimmed;
   return { verdict: 'blocked', reason: `paused by ${PAUSE_ANNOTATION} on DaemonSet ${daemonSet}${reason ? `: ${reason}` : ''}` };
 }
+
+/** Why a disruption waits, as the `reason` label of `kube_harden_disruption_blocked`. */
+export const DISRUPTION_BLOCKED_REASONS = ['window', 'paused', 'alert', 'pod', 'node', 'unknown'] as const;
+export type DisruptionBlockedReason = (typeof DISRUPTION_BLOCKED_REASONS)[number];
