@@ -134,7 +134,9 @@ export function createDisruptionGate(options: DisruptionGateOptions): Disruption
       if (paused.verdict === 'unknown') return { allowed: false, state: 'blocked', cause: 'unknown', reason: paused.reason, retryAtMs };
       const verdicts = await Promise.all([alerts(policy), pods(policy), node(policy)]);
       const causes: DisruptionBlockedReason[] = ['alert', 'pod', 'node'];
-      const blocked = verdicts.flatMap((verdict, index) => (verdict.verdict === 'blocked' ? [{ cause: causes[index]!, reason: verdict.reason }] : []));
+      const blocked = verdicts.flatMap((verdict, index) =>
+        verdict.verdict === 'blocked' ? [{ cause: causes[index]!, reason: verdict.reason }] : [],
+      );
       if (blocked.length > 0)
         return { allowed: false, state: 'blocked', cause: blocked[0]!.cause, reason: blocked.map((entry) => entry.reason).join('; '), retryAtMs };
       const unknown = verdicts.flatMap((verdict) => (verdict.verdict === 'unknown' ? [verdict.reason] : []));

@@ -7,9 +7,7 @@ import type { NodeConditionMatch, NodeTaintMatch, PrometheusBlockerPolicy } from
 import { matchesLabels, type LabelSelector } from './label-selector.js';
 
 export type BlockerVerdict =
-  | { readonly verdict: 'clear' }
-  | { readonly verdict: 'blocked'; readonly reason: string }
-  | { readonly verdict: 'unknown'; readonly reason: string };
+  { readonly verdict: 'clear' } | { readonly verdict: 'blocked'; readonly reason: string } | { readonly verdict: 'unknown'; readonly reason: string };
 
 /** An alert as Prometheus' `/api/v1/alerts` lists it. */
 export interface PrometheusAlert {
@@ -37,7 +35,10 @@ export function alertMatches(alert: PrometheusAlert, selector: Pick<PrometheusBl
   return new RegExp(`^(?:${selector.alertnameRegexp})$`).test(alert.labels.alertname ?? '');
 }
 
-export function alertVerdict(alerts: readonly PrometheusAlert[], selector: Pick<PrometheusBlockerPolicy, 'labels' | 'alertnameRegexp'>): BlockerVerdict {
+export function alertVerdict(
+  alerts: readonly PrometheusAlert[],
+  selector: Pick<PrometheusBlockerPolicy, 'labels' | 'alertnameRegexp'>,
+): BlockerVerdict {
   const firing = alerts.filter((alert) => alertMatches(alert, selector)).map((alert) => alert.labels.alertname ?? '(no alertname)');
   if (firing.length === 0) return CLEAR;
   return { verdict: 'blocked', reason: `Prometheus alert firing: ${named([...new Set(firing)].sort())}` };
@@ -75,7 +76,9 @@ export function nodeVerdict(node: BlockingNodeView, conditions: readonly NodeCon
   for (const match of taints) {
     const taint = node.taints.find(
       (candidate) =>
-        candidate.key === match.key && (match.value === null || candidate.value === match.value) && (match.effect === null || candidate.effect === match.effect),
+        candidate.key === match.key &&
+        (match.value === null || candidate.value === match.value) &&
+        (match.effect === null || candidate.effect === match.effect),
     );
     if (taint) found.push(`taint ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`);
   }

@@ -118,7 +118,8 @@ function parseWindows(raw: unknown, where: string, errors: string[]): Maintenanc
       errors.push(`${at}: start and end must differ and end cannot be 00:00 (a whole day is start "00:00", end "24:00")`);
     if (typeof item.timeZone !== 'string' || item.timeZone === '')
       errors.push(`${at}.timeZone: required, an IANA time zone name such as Europe/Berlin or UTC`);
-    else if (!isKnownTimeZone(item.timeZone)) errors.push(`${at}.timeZone: unknown time zone "${item.timeZone}" (expected an IANA name such as Europe/Berlin)`);
+    else if (!isKnownTimeZone(item.timeZone))
+      errors.push(`${at}.timeZone: unknown time zone "${item.timeZone}" (expected an IANA name such as Europe/Berlin)`);
     if (errors.length === before) windows.push({ days, startMinute: start!, endMinute: end!, timeZone: item.timeZone as string });
   });
   return windows;

@@ -180,7 +180,11 @@ export function windowState(windows: readonly MaintenanceWindow[], nowMs: number
     for (const candidate of openingCandidates(window, nowMs))
       if ((next === null || candidate < next.ms) && isOpenAt(window, candidate)) next = { ms: candidate, window };
   if (next === null)
-    return { open: false, nextOpenMs: null, reason: `outside the maintenance windows (${windows.map(describeWindow).join('; ')}); none opens within 8 days` };
+    return {
+      open: false,
+      nextOpenMs: null,
+      reason: `outside the maintenance windows (${windows.map(describeWindow).join('; ')}); none opens within 8 days`,
+    };
   const local = wallClock(next.window.timeZone, next.ms);
   return {
     open: false,

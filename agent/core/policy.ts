@@ -34,7 +34,11 @@ export interface Policy {
    * that expire `leaseDurationSeconds` after their holder stops renewing them), and only when the
    * maintenance windows, the pause switch and the blockers allow it (DisruptionPolicy).
    */
-  readonly restarts: { readonly maxConcurrent: number; readonly healthTimeoutSeconds: number; readonly leaseDurationSeconds: number } & DisruptionPolicy;
+  readonly restarts: {
+    readonly maxConcurrent: number;
+    readonly healthTimeoutSeconds: number;
+    readonly leaseDurationSeconds: number;
+  } & DisruptionPolicy;
   readonly drift: { readonly enabled: boolean; readonly resyncSeconds: number };
   /** How many apply backups to keep under /var/lib/kube-harden/backups (they hold secrets). */
   readonly backups: { readonly retain: number };

@@ -23,9 +23,14 @@ function policyWithPrometheus(url: string, alertSelector: string, failClosed = t
 }
 
 function check(policy: Policy): ReturnType<ReturnType<typeof createDisruptionGate>['check']> {
-  return createDisruptionGate({ policy: () => policy.restarts, nodeName: 'node-a', cluster: null, daemonSet: null, alerts: httpAlertSource, logger: silentLogger() }).check(
-    Date.now(),
-  );
+  return createDisruptionGate({
+    policy: () => policy.restarts,
+    nodeName: 'node-a',
+    cluster: null,
+    daemonSet: null,
+    alerts: httpAlertSource,
+    logger: silentLogger(),
+  }).check(Date.now());
 }
 
 /** A loopback port nobody listens on: bind, read the port, close. */
@@ -56,7 +61,11 @@ describe('e2e: disruption blocked while a real Prometheus has a matching alert f
     url = `http://127.0.0.1:${port}`;
     prometheus = spawn(
       'prometheus',
-      [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
       { stdio: 'ignore' },
     );
     // The rule is evaluated a second or two after start: poll, never sleep blindly.

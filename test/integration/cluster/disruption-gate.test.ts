@@ -38,7 +38,13 @@ describe('disruption gate over the real client against the fake API server', () 
       spec: { template: { spec: { containers: [{ name: 'agent', image: 'kube-harden:1' }] } } },
     });
   const putPod = (name: string, node: string, labels: Record<string, string>, phase = 'Running') =>
-    server.putPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'batch', labels }, spec: { nodeName: node, containers: [{ name: 'c' }] }, status: { phase } });
+    server.putPod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'batch', labels },
+      spec: { nodeName: node, containers: [{ name: 'c' }] },
+      status: { phase },
+    });
 
   beforeEach(async () => {
     server = await new FakeApiServer().start();
@@ -65,7 +71,11 @@ describe('disruption gate over the real client against the fake API server', () 
 
   it('a missing DaemonSet or a failing API server is unknown: the disruption waits', async () => {
     server.objects.delete('daemonsets/kube-harden/kube-harden');
-    expect(await gate().check(0)).to.deep.include({ state: 'blocked', cause: 'unknown', reason: 'pause switch unreadable: DaemonSet kube-harden/kube-harden not found' });
+    expect(await gate().check(0)).to.deep.include({
+      state: 'blocked',
+      cause: 'unknown',
+      reason: 'pause switch unreadable: DaemonSet kube-harden/kube-harden not found',
+    });
     putDaemonSet({});
     server.failNext('GET', /daemonsets/, 500);
     const decision = await gate().check(0);
@@ -134,7 +144,17 @@ describe('Prometheus alert source over HTTP: every failure is an error that says
 
   it('reads firing and pending alerts', async () => {
     answer = (response) =>
-      response.end(JSON.stringify({ status: 'success', data: { alerts: [{ labels: { alertname: 'A' }, state: 'firing', value: '1' }, { labels: { alertname: 'B' }, state: 'pending' }] } }));
+      response.end(
+        JSON.stringify({
+          status: 'success',
+          data: {
+            alerts: [
+              { labels: { alertname: 'A' }, state: 'firing', value: '1' },
+              { labels: { alertname: 'B' }, state: 'pending' },
+            ],
+          },
+        }),
+      );
     expect(await httpAlertSource.alerts(`http://127.0.0.1:${port}`, 2000)).to.deep.equal([
       { labels: { alertname: 'A' }, state: 'firing' },
       { labels: { alertname: 'B' }, state: 'pending' },

@@ -28,7 +28,11 @@ class FakeCluster implements DisruptionGateCluster {
       this.calls.push(`pods ${node}`);
       if (this.failing.has('pods')) throw new Error('pods on node node-a: HTTP 503');
       const pods: PodRecord[] = this.podList.map((pod) => ({
-        pod: { metadata: { name: pod.name, namespace: 'batch', labels: pod.labels }, spec: { containers: [] }, status: { phase: pod.phase ?? 'Running' } },
+        pod: {
+          metadata: { name: pod.name, namespace: 'batch', labels: pod.labels },
+          spec: { containers: [] },
+          status: { phase: pod.phase ?? 'Running' },
+        },
         uid: null,
         resourceVersion: null,
         createdMs: null,
@@ -67,7 +71,13 @@ class FakeAlerts implements AlertSource {
 function recordingLogger(): Logger & { warnings: string[]; infos: string[] } {
   const warnings: string[] = [];
   const infos: string[] = [];
-  return { ...silentLogger(), warn: (text: string) => warnings.push(text), info: (text: string) => infos.push(text), warnings, infos } as unknown as Logger & {
+  return {
+    ...silentLogger(),
+    warn: (text: string) => warnings.push(text),
+    info: (text: string) => infos.push(text),
+    warnings,
+    infos,
+  } as unknown as Logger & {
     warnings: string[];
     infos: string[];
   };
@@ -132,10 +142,17 @@ describe('disruption gate: windows, then pause, then blockers (fakes, fake clock
     cluster.podList = [{ name: 'backup-1', labels: { app: 'backup' } }];
     cluster.dsAnnotations = { 'kube-harden.io/paused': 'true: freeze' };
     cluster.calls = [];
-    expect(await gate().check(inWindow)).to.deep.include({ state: 'paused', reason: 'paused by kube-harden.io/paused on DaemonSet kube-harden/kube-harden: freeze' });
+    expect(await gate().check(inWindow)).to.deep.include({
+      state: 'paused',
+      reason: 'paused by kube-harden.io/paused on DaemonSet kube-harden/kube-harden: freeze',
+    });
     expect(cluster.calls).to.deep.equal(['daemonset kube-harden/kube-harden']); // blockers not consulted while paused
     cluster.dsAnnotations = { 'kube-harden.io/paused': 'false' };
-    expect(await gate().check(inWindow)).to.deep.include({ state: 'blocked', cause: 'pod', reason: 'blocking pod running on this node: batch/backup-1' });
+    expect(await gate().check(inWindow)).to.deep.include({
+      state: 'blocked',
+      cause: 'pod',
+      reason: 'blocking pod running on this node: batch/backup-1',
+    });
   });
 
   it('an unreadable pause switch (API error, missing DaemonSet) holds the disruption as unknown', async () => {
@@ -148,7 +165,10 @@ describe('disruption gate: windows, then pause, then blockers (fakes, fake clock
     });
     cluster.failing.clear();
     cluster.dsAnnotations = null;
-    expect(await gate().check(0)).to.deep.include({ cause: 'unknown', reason: 'pause switch unreadable: DaemonSet kube-harden/kube-harden not found' });
+    expect(await gate().check(0)).to.deep.include({
+      cause: 'unknown',
+      reason: 'pause switch unreadable: DaemonSet kube-harden/kube-harden not found',
+    });
   });
 
   it('a firing alert blocks; an unreachable Prometheus blocks when failClosed, lets it go with a warning otherwise', async () => {
@@ -176,7 +196,10 @@ describe('disruption gate: windows, then pause, then blockers (fakes, fake clock
       }),
     };
     expect(await gate().check(0)).to.deep.equal({ allowed: true });
-    cluster.node = { conditions: [{ type: 'DiskPressure', status: 'True' }], taints: [{ key: 'example.com/maintenance', value: null, effect: 'NoSchedule' }] };
+    cluster.node = {
+      conditions: [{ type: 'DiskPressure', status: 'True' }],
+      taints: [{ key: 'example.com/maintenance', value: null, effect: 'NoSchedule' }],
+    };
     expect(await gate().check(0)).to.deep.include({
       cause: 'node',
       reason: 'node condition DiskPressure=True, taint example.com/maintenance:NoSchedule',
@@ -184,7 +207,11 @@ describe('disruption gate: windows, then pause, then blockers (fakes, fake clock
     cluster.failing.add('pods');
     expect(await gate().check(0)).to.deep.include({ cause: 'node' });
     cluster.node = { conditions: [], taints: [] };
-    expect(await gate().check(0)).to.deep.include({ state: 'blocked', cause: 'unknown', reason: 'blocking pods unknown: pods on node node-a: HTTP 503' });
+    expect(await gate().check(0)).to.deep.include({
+      state: 'blocked',
+      cause: 'unknown',
+      reason: 'blocking pods unknown: pods on node node-a: HTTP 503',
+    });
     cluster.failing = new Set(['nodes']);
     expect(await gate().check(0)).to.deep.include({ cause: 'unknown', reason: 'node conditions and taints unknown: node node-a: HTTP 503' });
   });
@@ -198,6 +225,18 @@ describe('disruption gate: windows, then pause, then blockers (fakes, fake clock
       cause: 'unknown',
       reason: 'blocking pods unknown: no cluster credentials',
     });
+  });
+
+  it('a blocked or paused node asks again after a minute by default', async () => {
+    const g = createDisruptionGate({
+      policy: () => ({ ...DEFAULT_DISRUPTION_POLICY, paused: true }),
+      nodeName: 'n',
+      cluster,
+      daemonSet: null,
+      alerts,
+      logger,
+    });
+    expect(await g.check(1_000)).to.deep.include({ state: 'paused', retryAtMs: 61_000 });
   });
 
   it('reads the policy at every check (a reloaded policy applies at once)', async () => {
@@ -225,10 +264,14 @@ describe('reported disruption gate: the metric and one log line and callback per
     const reported = new ReportedDisruptionGate({ check: async () => next }, metrics, logger, (decision) => changes.push(decision));
     await reported.check(0);
     await reported.check(1); // the same answer: no second log line or callback
-    expect(await metrics.text()).to.contain(blocked(1, 'window')).and.contain(blocked(0, 'paused'));
+    expect(await metrics.text())
+      .to.contain(blocked(1, 'window'))
+      .and.contain(blocked(0, 'paused'));
     next = { allowed: false, state: 'paused', cause: 'paused', reason: 'paused by the policy', retryAtMs: 10 };
     await reported.check(2);
-    expect(await metrics.text()).to.contain(blocked(0, 'window')).and.contain(blocked(1, 'paused'));
+    expect(await metrics.text())
+      .to.contain(blocked(0, 'window'))
+      .and.contain(blocked(1, 'paused'));
     expect(reported.decision).to.deep.equal(next);
     next = { allowed: true };
     await reported.check(3);

@@ -1,8 +1,11 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { alertVerdict, nodeVerdict, pauseVerdict, podVerdict } from '../../../agent/core/disruption-blockers.js';
 import { matchesLabels, parseLabelSelector, type LabelSelector } from '../../../agent/core/label-selector.js';
 import { parsePolicy } from '../../../agent/core/policy.js';
 import { RULE_VALUE_SPECS } from '../../../agent/rules/index.js';
+import { REPO } from '../../helpers/host.js';
 
 const HEAD = 'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\n';
 const selector = (text: string): LabelSelector => {
@@ -12,7 +15,35 @@ const selector = (text: string): LabelSelector => {
 };
 
 describe('policy: restarts.windows, restarts.paused, restarts.blockers', () => {
-  it('reads a full example (the one in docs/operations.md)', () => {
+  it('loads the example policy in docs/operations.md as documented', () => {
+    const doc = readFileSync(path.join(REPO, 'docs/operations.md'), 'utf8');
+    const example = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!).find((block) => block.includes('windows:'));
+    expect(example, 'the windows example in docs/operations.md').to.be.a('string');
+    const result = parsePolicy(example!, 'docs/operations.md', RULE_VALUE_SPECS);
+    expect(result.ok, result.ok ? '' : result.errors.join('\n')).to.equal(true);
+    if (!result.ok) return;
+    const { windows, blockers, paused } = result.policy.restarts;
+    expect(windows).to.deep.equal([
+      { days: ['mon', 'tue', 'wed', 'thu', 'fri'], startMinute: 120, endMinute: 240, timeZone: 'Europe/Berlin' },
+      { days: ['sat'], startMinute: 1320, endMinute: 360, timeZone: 'America/New_York' },
+    ]);
+    expect(paused).to.equal(false);
+    expect(blockers.prometheus).to.deep.equal({
+      url: 'http://prometheus-k8s.monitoring.svc:9090',
+      labels: { severity: 'critical' },
+      alertnameRegexp: null,
+      timeoutSeconds: 10,
+      failClosed: true,
+    });
+    expect(blockers.podSelectors.map((selector) => selector.text)).to.deep.equal(['kube-harden.io/block-restarts=true']);
+    expect(blockers.nodeConditions.map((condition) => `${condition.type}=${condition.status}`)).to.deep.equal([
+      'DiskPressure=True',
+      'MemoryPressure=True',
+    ]);
+    expect(blockers.nodeTaints).to.deep.equal([{ key: 'node.kubernetes.io/unschedulable', value: null, effect: null }]);
+  });
+
+  it('reads every form of every field', () => {
     const text = `${HEAD}restarts:
   maxConcurrent: 1
   windows:
@@ -64,7 +95,12 @@ describe('policy: restarts.windows, restarts.paused, restarts.blockers', () => {
     );
     expect(result.ok, result.ok ? '' : result.errors.join('\n')).to.equal(true);
     if (!result.ok) return;
-    expect(result.policy.restarts.windows[0]).to.deep.equal({ days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], startMinute: 120, endMinute: 1440, timeZone: 'UTC' });
+    expect(result.policy.restarts.windows[0]).to.deep.equal({
+      days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+      startMinute: 120,
+      endMinute: 1440,
+      timeZone: 'UTC',
+    });
     expect(result.policy.restarts.blockers.prometheus).to.include({ timeoutSeconds: 10, failClosed: true, alertnameRegexp: 'Node.*' });
     expect(result.policy.restarts.paused).to.equal(true);
   });
@@ -108,14 +144,25 @@ describe('policy: restarts.windows, restarts.paused, restarts.blockers', () => {
       'bad.yaml: restarts.blockers.nodeConditions: "Disk Pressure"',
       'bad.yaml: restarts.blockers.nodeTaints: "key:Sometimes"',
     ];
-    for (const needle of expected) expect(result.errors.some((error) => error.startsWith(needle)), `${needle}\n---\n${result.errors.join('\n')}`).to.equal(true);
+    for (const needle of expected)
+      expect(
+        result.errors.some((error) => error.startsWith(needle)),
+        `${needle}\n---\n${result.errors.join('\n')}`,
+      ).to.equal(true);
     expect(result.errors).to.have.length(expected.length);
   });
 
   it('refuses an alert selector that would match every alert (Watchdog always fires)', () => {
-    const result = parsePolicy(`${HEAD}restarts:\n  blockers:\n    prometheus: { url: "http://p:9090", alertSelector: {} }\n`, 'p.yaml', RULE_VALUE_SPECS);
+    const result = parsePolicy(
+      `${HEAD}restarts:\n  blockers:\n    prometheus: { url: "http://p:9090", alertSelector: {} }\n`,
+      'p.yaml',
+      RULE_VALUE_SPECS,
+    );
     expect(result.ok).to.equal(false);
-    if (!result.ok) expect(result.errors).to.deep.equal(['p.yaml: restarts.blockers.prometheus.alertSelector: needs labels or alertnameRegexp (every firing alert, Watchdog included, would block)']);
+    if (!result.ok)
+      expect(result.errors).to.deep.equal([
+        'p.yaml: restarts.blockers.prometheus.alertSelector: needs labels or alertnameRegexp (every firing alert, Watchdog included, would block)',
+      ]);
   });
 });
 
@@ -135,7 +182,8 @@ describe('label selectors (kubectl -l syntax)', () => {
     ['app=backup,tier in (db),!canary', { app: 'backup', tier: 'db', canary: 'true' }, false],
   ];
   for (const [text, labels, match] of table)
-    it(`${text} ${match ? 'matches' : 'does not match'} ${JSON.stringify(labels)}`, () => expect(matchesLabels(selector(text), labels)).to.equal(match));
+    it(`${text} ${match ? 'matches' : 'does not match'} ${JSON.stringify(labels)}`, () =>
+      expect(matchesLabels(selector(text), labels)).to.equal(match));
 
   it('refuses what kubectl refuses', () => {
     for (const bad of ['', 'app=', 'a b', 'app in (x', '-app=1', 'app=x y', 'Example.com/app=1', ',app=1'])
@@ -165,7 +213,10 @@ describe('blocker verdicts', () => {
   });
 
   it('pods: running pods matching a selector block; finished ones do not', () => {
-    const pod = (name: string, labels: Record<string, string>, phase = 'Running') => ({ metadata: { name, namespace: 'batch', labels }, status: { phase } });
+    const pod = (name: string, labels: Record<string, string>, phase = 'Running') => ({
+      metadata: { name, namespace: 'batch', labels },
+      status: { phase },
+    });
     const selectors = [selector('app=backup')];
     expect(podVerdict([pod('b-1', { app: 'backup' }), pod('web', { app: 'web' })], selectors)).to.deep.equal({
       verdict: 'blocked',
