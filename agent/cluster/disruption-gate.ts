@@ -17,7 +17,7 @@ import type { DisruptionPolicy } from '../core/disruption-policy.js';
 import { windowState } from '../core/maintenance-window.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { DaemonSetApi, NodeApi, PodApi } from './api.js';
-import type { AlertSource } from './prometheus-alerts.js';
+import { httpAlertSource, type AlertSource } from './prometheus-alerts.js';
 
 /** What a held disruption shows on the node and in `kube-harden report`. */
 export type DisruptionWaitState = 'pending-window' | 'blocked' | 'paused';
@@ -201,4 +201,31 @@ function sameDecision(a: DisruptionDecision | null, b: DisruptionDecision): bool
   if (a === null) return false;
   if (a.allowed || b.allowed) return a.allowed === b.allowed;
   return a.state === b.state && a.cause === b.cause && a.reason === b.reason;
+}
+
+/**
+ * The daemon's gate in one call: the real Prometheus source, the agent's DaemonSet
+ * (`$KUBE_HARDEN_DAEMONSET` in `namespace`), the metric. `cluster` and `namespace` are null without
+ * cluster credentials (then only windows, `restarts.paused` and Prometheus apply).
+ */
+export function daemonDisruptionGate(options: {
+  readonly policy: () => DisruptionPolicy;
+  readonly nodeName: string;
+  readonly cluster: DisruptionGateCluster | null;
+  readonly namespace: string | null;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly metrics: DisruptionBlockedRecorder;
+  readonly logger: Logger;
+  readonly onChange?: (decision: DisruptionDecision) => void;
+  readonly alerts?: AlertSource;
+}): ReportedDisruptionGate {
+  const gate = createDisruptionGate({
+    policy: options.policy,
+    nodeName: options.nodeName,
+    cluster: options.cluster,
+    daemonSet: options.cluster && options.namespace ? { namespace: options.namespace, name: agentDaemonSetName(options.env) } : null,
+    alerts: options.alerts ?? httpAlertSource,
+    logger: options.logger,
+  });
+  return new ReportedDisruptionGate(gate, options.metrics, options.logger, options.onChange);
 }

@@ -35,7 +35,8 @@ interface PodWatch {
 
 /**
  * An in-memory Kubernetes API server over HTTP on loopback, for the real @kubernetes/client-node:
- * Leases (create / get / replace with resourceVersion conflicts), Nodes (get, list, merge-patch),
+ * Leases (create / get / replace with resourceVersion conflicts), Nodes (get, list, merge-patch;
+ * conditions and taints set by tests),
  * core/v1 Events (create, merge-patch, list), ConfigMaps (get, replace, merge-patch), DaemonSets (get),
  * Pods (list and watch by spec.nodeName, delete). Objects live in `objects` keyed by
  * `kind/namespace/name`; tests change state directly, inject failures and react to deletions.
@@ -136,6 +137,16 @@ export class FakeApiServer {
     if (!node) throw new Error(`no node ${name}`);
     node.spec = { ...((node.spec ?? {}) as object), taints: taints.map((taint) => ({ ...taint })) };
     node.metadata.resourceVersion = String(this.version++);
+  }
+
+  /** The agent's own DaemonSet, which carries the pause switch annotation `kube-harden.io/paused`. */
+  putAgentDaemonSet(annotations: Record<string, string> = {}, namespace = 'kube-harden', name = 'kube-harden'): ApiObject {
+    return this.put('daemonsets', {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name, namespace, annotations },
+      spec: { template: { spec: { containers: [{ name: 'agent', image: 'kube-harden:test' }] } } },
+    });
   }
 
   deleteNode(name: string): void {

@@ -2,11 +2,12 @@ import { expect } from 'chai';
 import http from 'node:http';
 import type { ClusterApi } from '../../../agent/cluster/api.js';
 import { clusterApi, loadKubeConfig } from '../../../agent/cluster/client.js';
-import { createDisruptionGate } from '../../../agent/cluster/disruption-gate.js';
+import { createDisruptionGate, daemonDisruptionGate } from '../../../agent/cluster/disruption-gate.js';
 import { httpAlertSource } from '../../../agent/cluster/prometheus-alerts.js';
 import { parsePolicy, type Policy } from '../../../agent/core/policy.js';
 import { RULE_VALUE_SPECS } from '../../../agent/rules/index.js';
 import { silentLogger } from '../../../agent/telemetry/logger.js';
+import { AgentMetrics } from '../../../agent/telemetry/metrics.js';
 import { FakeApiServer } from '../../fakes/fake-api-server.js';
 
 const HEAD = 'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\n';
@@ -30,13 +31,7 @@ describe('disruption gate over the real client against the fake API server', () 
       alerts: httpAlertSource,
       logger: silentLogger(),
     });
-  const putDaemonSet = (annotations: Record<string, string>) =>
-    server.put('daemonsets', {
-      apiVersion: 'apps/v1',
-      kind: 'DaemonSet',
-      metadata: { name: 'kube-harden', namespace: 'kube-harden', annotations },
-      spec: { template: { spec: { containers: [{ name: 'agent', image: 'kube-harden:1' }] } } },
-    });
+  const putDaemonSet = (annotations: Record<string, string>) => server.putAgentDaemonSet(annotations);
   const putPod = (name: string, node: string, labels: Record<string, string>, phase = 'Running') =>
     server.putPod({
       apiVersion: 'v1',
@@ -67,6 +62,29 @@ describe('disruption gate over the real client against the fake API server', () 
     putDaemonSet({ 'kube-harden.io/paused': 'false' });
     expect(await gate().check(Date.now())).to.deep.equal({ allowed: true });
     expect(server.requests.filter((request) => request.path === '/apis/apps/v1/namespaces/kube-harden/daemonsets/kube-harden')).to.have.length(3);
+  });
+
+  it('the daemon wiring: $KUBE_HARDEN_DAEMONSET in the agent namespace, the metric set, one callback per change', async () => {
+    server.putAgentDaemonSet({ 'kube-harden.io/paused': 'true' }, 'ops', 'prod-kube-harden');
+    const metrics = new AgentMetrics('test');
+    const changes: string[] = [];
+    const reported = daemonDisruptionGate({
+      policy: () => policy.restarts,
+      nodeName: 'node-a',
+      cluster: api,
+      namespace: 'ops',
+      env: { KUBE_HARDEN_DAEMONSET: 'prod-kube-harden' },
+      metrics,
+      logger: silentLogger(),
+      onChange: (decision) => changes.push(decision.allowed ? 'allowed' : decision.reason),
+    });
+    await reported.check(0);
+    await reported.check(1);
+    expect(await metrics.text()).to.contain('kube_harden_disruption_blocked{reason="paused"} 1');
+    server.putAgentDaemonSet({}, 'ops', 'prod-kube-harden');
+    expect(await reported.check(2)).to.deep.equal({ allowed: true });
+    expect(await metrics.text()).to.contain('kube_harden_disruption_blocked{reason="paused"} 0');
+    expect(changes).to.deep.equal(['paused by kube-harden.io/paused on DaemonSet ops/prod-kube-harden', 'allowed']);
   });
 
   it('a missing DaemonSet or a failing API server is unknown: the disruption waits', async () => {
