@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Daemon, DEFAULT_DAEMON_TIMING, type DaemonCluster } from '../daemon/daemon.js';
+import { daemonDisruptionGate } from '../cluster/disruption-gate.js';
 import { boundPort, parseListenAddress, serveHttp } from '../daemon/http.js';
 import { ExecPluginProber } from '../host/cni-plugin.js';
 import { HostFs } from '../host/host-fs.js';
@@ -101,6 +102,7 @@ ${COMMON_HELP}`,
     if (kubeconfig !== undefined && !existsSync(kubeconfig)) throw new InputError(`--kubeconfig ${kubeconfig}: no such file`);
     let daemon: Daemon | null = null;
     let cluster: DaemonCluster | null = null;
+    let agentNs: string | null = null;
     if (kubeconfig !== undefined || inCluster) {
       // Loaded only here: audit, plan and apply never load the Kubernetes client.
       const { agentNamespace, connectCluster } = await import('./cluster.js');
@@ -116,8 +118,28 @@ ${COMMON_HELP}`,
         self: deps.env.POD_NAMESPACE && deps.env.POD_NAME ? { namespace: deps.env.POD_NAMESPACE, name: deps.env.POD_NAME } : null,
         workloadDebounceMs: 1000,
       }));
+      agentNs = namespace;
       logger.info('cluster features on', { node: common.nodeName, namespace, credentials: kubeconfig ?? 'in-cluster' });
     } else logger.warn('no cluster credentials: host-level features only, restarts are not coordinated across nodes', { node: common.nodeName });
+    // The pause switch lives on the agent's own DaemonSet: consulted when this agent runs in one (the
+    // downward API's POD_NAMESPACE) or KUBE_HARDEN_DAEMONSET names it; windows, restarts.paused and
+    // the blockers apply everywhere.
+    const daemonSetKnown = Boolean(deps.env.POD_NAMESPACE || deps.env.KUBE_HARDEN_DAEMONSET);
+    const disruption = daemonDisruptionGate({
+      policy: () => daemon!.policyInForce.restarts,
+      nodeName: common.nodeName,
+      cluster: cluster?.api ?? null,
+      namespace: daemonSetKnown ? agentNs : null,
+      env: deps.env,
+      metrics,
+      logger,
+      onChange: (decision) =>
+        cluster?.events.record(
+          decision.allowed
+            ? { type: 'Normal', reason: 'DisruptionAllowed', message: 'Disruptive changes may go ahead again' }
+            : { type: 'Normal', reason: 'DisruptionHeld', message: `Disruptive changes wait (${decision.state}): ${decision.reason}` },
+        ),
+    });
     daemon = new Daemon(
       {
         policyFile: common.policyFile,
@@ -141,6 +163,7 @@ ${COMMON_HELP}`,
         logger,
         now,
         cluster,
+        disruption,
       },
     );
     // Load first: an invalid policy refuses to start (exit 2) before anything listens.

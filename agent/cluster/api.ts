@@ -33,6 +33,10 @@ export interface NodeRecord {
   readonly kubeletVersion: string | null;
   /** status.addresses of type InternalIP (v4 and v6). */
   readonly internalIPs: readonly string[];
+  /** status.conditions (Ready included), for the disruption blockers. */
+  readonly conditions: readonly { readonly type: string; readonly status: string }[];
+  /** spec.taints; `value` is null when the taint has none. */
+  readonly taints: readonly { readonly key: string; readonly value: string | null; readonly effect: string }[];
 }
 
 /** A Pod as the agent sees it: the fields the workload rules read, plus when it was created and whether it is Ready. */
@@ -141,6 +145,8 @@ export interface ConfigMapApi {
 export interface DaemonSetApi {
   /** The container images of a DaemonSet's pod template; null when it does not exist. */
   images(namespace: string, name: string): Promise<string[] | null>;
+  /** A DaemonSet's metadata.annotations (the agent's pause switch); null when it does not exist. */
+  annotations(namespace: string, name: string): Promise<Record<string, string> | null>;
 }
 
 /** wgpolicyk8s.io/v1alpha2 ClusterPolicyReports. Every call throws ResourceMissingError without the CRD. */

@@ -114,6 +114,8 @@ function toNodeRecord(node: V1Node): NodeRecord {
     ready: node.status?.conditions?.find((condition) => condition.type === 'Ready')?.status ?? null,
     kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? null,
     internalIPs: (node.status?.addresses ?? []).filter((address) => address.type === 'InternalIP').map((address) => address.address),
+    conditions: (node.status?.conditions ?? []).map((condition) => ({ type: condition.type, status: condition.status })),
+    taints: (node.spec?.taints ?? []).map((taint) => ({ key: taint.key, value: taint.value ?? null, effect: taint.effect })),
   };
 }
 
@@ -347,6 +349,16 @@ class ClientDaemonSets implements DaemonSetApi {
     try {
       const daemonSet = await this.api.readNamespacedDaemonSet({ name, namespace });
       return (daemonSet.spec?.template.spec?.containers ?? []).map((container) => container.image ?? '');
+    } catch (error) {
+      const translated = translate(error, `daemonset ${namespace}/${name}`);
+      if (translated instanceof NotFoundError) return null;
+      throw translated;
+    }
+  }
+
+  async annotations(namespace: string, name: string): Promise<Record<string, string> | null> {
+    try {
+      return (await this.api.readNamespacedDaemonSet({ name, namespace })).metadata?.annotations ?? {};
     } catch (error) {
       const translated = translate(error, `daemonset ${namespace}/${name}`);
       if (translated instanceof NotFoundError) return null;

@@ -4,9 +4,11 @@ import type { NodeApi } from './api.js';
  * The node's hardening state (DESIGN §8): `compliant` every rule passes or is skipped; `drifted`
  * something fails or cannot be judged and is not being fixed; `remediating` a disruptive change is in
  * progress or waiting for a restart slot; `degraded` a change was rolled back after a failed health
- * gate and is held until the policy or the file changes.
+ * gate and is held until the policy or the file changes; `pending-window`, `paused`, `blocked` a
+ * disruptive change waits outside the maintenance windows, for the pause switch, or for a blocker
+ * (a firing alert, a blocking pod, a Node condition or taint, or one that cannot be checked).
  */
-export type NodeState = 'compliant' | 'drifted' | 'remediating' | 'degraded';
+export type NodeState = 'compliant' | 'drifted' | 'remediating' | 'degraded' | 'pending-window' | 'paused' | 'blocked';
 
 export const STATE_ANNOTATION = 'kube-harden.io/state';
 export const LAST_RECONCILE_ANNOTATION = 'kube-harden.io/last-reconcile';
@@ -64,11 +66,14 @@ export interface StateInputs {
   readonly remediating: boolean;
   /** A change is held after a rollback, or a service stayed unhealthy. */
   readonly degraded: boolean;
+  /** Why a disruptive change may not happen now (windows, pause, blockers), or null. */
+  readonly disruptionHeld?: 'pending-window' | 'paused' | 'blocked' | null;
 }
 
-/** The node's state from the reconcile's outcome (degraded beats remediating beats drifted). Pure. */
+/** The node's state from the reconcile's outcome (degraded beats a held disruption beats remediating beats drifted). Pure. */
 export function nodeState(inputs: StateInputs): NodeState {
   if (inputs.degraded) return 'degraded';
+  if (inputs.disruptionHeld) return inputs.disruptionHeld;
   if (inputs.remediating) return 'remediating';
   return inputs.remainingFindings > 0 ? 'drifted' : 'compliant';
 }

@@ -81,7 +81,13 @@ export interface FleetView {
   readonly failing: boolean;
 }
 
-const NODE_STATES = new Set(['compliant', 'drifted', 'remediating', 'degraded']);
+const NODE_STATES = new Set(['compliant', 'drifted', 'remediating', 'degraded', 'pending-window', 'paused', 'blocked']);
+/** A disruption the node may not make now: shown as `held`, with why. */
+const DISRUPTION_HELD: Readonly<Record<string, string>> = {
+  'pending-window': 'outside the maintenance windows',
+  paused: 'paused (the pause switch)',
+  blocked: 'a disruption blocker holds it (alert, pod, node condition or taint)',
+};
 
 function stateOf(node: FleetNodeInput, slot: string | null, input: FleetInput): { state: FleetState; detail: string | null } {
   if (node.state === null) return { state: 'unknown', detail: 'no kube-harden.io/state annotation (no agent reported)' };
@@ -92,6 +98,7 @@ function stateOf(node: FleetNodeInput, slot: string | null, input: FleetInput): 
       detail: `last reported ${node.lastReconcileMs === null ? 'never' : new Date(node.lastReconcileMs).toISOString()} (agent silent)`,
     };
   if (node.state === 'remediating' && slot === null) return { state: 'held', detail: 'waiting for a restart slot' };
+  if (DISRUPTION_HELD[node.state]) return { state: 'held', detail: DISRUPTION_HELD[node.state]! };
   return { state: node.state as FleetState, detail: slot ? `holds ${slot}` : null };
 }
 

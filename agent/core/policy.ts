@@ -1,5 +1,6 @@
 import { parseDocument } from 'yaml';
 import { parseOverrides, type PolicyOverride } from './node-pool.js';
+import { DEFAULT_DISRUPTION_POLICY, DISRUPTION_POLICY_KEYS, parseDisruptionPolicy, type DisruptionPolicy } from './disruption-policy.js';
 
 /** `audit` only reports; `enforce` lets `apply` and the daemon change the node. */
 export type PolicyMode = 'audit' | 'enforce';
@@ -31,9 +32,14 @@ export interface Policy {
   readonly exemptions: readonly Exemption[];
   /**
    * Fleet-wide disruption limit: at most `maxConcurrent` nodes restart a service at once (Lease slots
-   * that expire `leaseDurationSeconds` after their holder stops renewing them).
+   * that expire `leaseDurationSeconds` after their holder stops renewing them), and only when the
+   * maintenance windows, the pause switch and the blockers allow it (DisruptionPolicy).
    */
-  readonly restarts: { readonly maxConcurrent: number; readonly healthTimeoutSeconds: number; readonly leaseDurationSeconds: number };
+  readonly restarts: {
+    readonly maxConcurrent: number;
+    readonly healthTimeoutSeconds: number;
+    readonly leaseDurationSeconds: number;
+  } & DisruptionPolicy;
   readonly drift: { readonly enabled: boolean; readonly resyncSeconds: number };
   /** How many apply backups to keep under /var/lib/kube-harden/backups (they hold secrets). */
   readonly backups: { readonly retain: number };
@@ -66,7 +72,7 @@ export function defaultPolicy(specs: readonly RuleValueSpec[]): Policy {
     mode: 'enforce',
     rules,
     exemptions: [],
-    restarts: { maxConcurrent: 1, healthTimeoutSeconds: 120, leaseDurationSeconds: 60 },
+    restarts: { maxConcurrent: 1, healthTimeoutSeconds: 120, leaseDurationSeconds: 60, ...DEFAULT_DISRUPTION_POLICY },
     drift: { enabled: true, resyncSeconds: 300 },
     backups: { retain: 10 },
     overrides: [],
@@ -76,6 +82,7 @@ export function defaultPolicy(specs: readonly RuleValueSpec[]): Policy {
 /** Result of parsing a policy file: the policy, or every problem found (never just the first). */
 export type PolicyParseResult = { readonly ok: true; readonly policy: Policy } | { readonly ok: false; readonly errors: readonly string[] };
 
+const RESTARTS_KEYS = ['maxConcurrent', 'healthTimeoutSeconds', 'leaseDurationSeconds', ...DISRUPTION_POLICY_KEYS];
 const TOP_LEVEL_KEYS = new Set(['apiVersion', 'kind', 'metadata', 'mode', 'rules', 'exemptions', 'restarts', 'drift', 'backups', 'overrides']);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -131,10 +138,13 @@ export function parsePolicy(text: string, file: string, specs: readonly RuleValu
   }
 
   const exemptions = parseExemptions(raw.exemptions, specById, file, errors);
-  const restarts = { ...base.restarts };
+  let restarts = { ...base.restarts };
   if (raw.restarts !== undefined) {
     if (!isRecord(raw.restarts)) errors.push(`${file}: restarts must be a mapping`);
     else {
+      for (const key of Object.keys(raw.restarts))
+        if (!RESTARTS_KEYS.includes(key)) errors.push(`${file}: restarts: unknown field "${key}" (expected ${RESTARTS_KEYS.join(', ')})`);
+      restarts = { ...restarts, ...parseDisruptionPolicy(raw.restarts, file, errors) };
       if (raw.restarts.maxConcurrent !== undefined) {
         if (positiveInteger(raw.restarts.maxConcurrent)) restarts.maxConcurrent = raw.restarts.maxConcurrent as number;
         else errors.push(`${file}: restarts.maxConcurrent must be a positive integer`);

@@ -77,6 +77,7 @@ export class Daemon {
       slots: new RestartSlots(deps.cluster?.semaphore ?? null, deps.logger, options.slotRetryMs, apiError),
       held: new RolledBackChanges(deps.fs),
       cluster: deps.cluster ? { configMaps: deps.cluster.api.configMaps, pods: deps.cluster.api.pods } : null,
+      disruption: deps.disruption ?? null,
     });
     this.reporter = new NodeReporter(deps.cluster, deps.logger, apiError);
     this.settings = deps.cluster ? this.clusterSettings(deps.cluster) : null;
@@ -252,11 +253,13 @@ export class Daemon {
       await this.session.slots.recheckStuck(gate, RECHECK_TIMEOUT_MS);
       let remaining = findings.filter((finding) => finding.status === 'fail' || finding.status === 'unknown').map((finding) => finding.id);
       let waiting = false;
+      let disruptionHeld: 'pending-window' | 'paused' | 'blocked' | null = null;
       // Audit mode goes through the session too: it judges and reports, and writes nothing.
       if (this.policy.drift.enabled || reason === 'startup') {
         if (this.policy.mode === 'enforce') this.restarts.judgeRunningKubelet(node);
         const outcome = await this.enforce(node, held, gate, started);
         waiting = outcome.waiting;
+        disruptionHeld = outcome.disruptionHeld;
         remaining = remaining.filter((id) => !outcome.fixed.has(id));
       }
       if (this.policy.mode === 'enforce') await this.restartPending(started, gate);
@@ -265,6 +268,7 @@ export class Daemon {
           remainingFindings: remaining.length,
           remediating: waiting || this.restarts.pendingCount > 0,
           degraded: this.session.degraded,
+          disruptionHeld,
         }),
         this.deps.now(),
       );
@@ -292,7 +296,7 @@ export class Daemon {
     flapHeld: ReadonlyMap<string, string>,
     gate: RestartGate,
     started: number,
-  ): Promise<{ fixed: ReadonlySet<string>; waiting: boolean }> {
+  ): Promise<{ fixed: ReadonlySet<string>; waiting: boolean; disruptionHeld: 'pending-window' | 'paused' | 'blocked' | null }> {
     const outcome = await this.session.enforceNode({
       policy: this.policy,
       policyKey: this.policyText,
@@ -305,15 +309,20 @@ export class Daemon {
       onSlotFree: () => this.trigger('event'),
     });
     if (outcome.disrupting) await this.reporter.state('remediating', this.deps.now());
-    this.reporter.blocked(outcome.plan.blocked, (why) => why === WAITING_FOR_SLOT || why === SLOT_UNKNOWN || why.startsWith('rolled back at'));
+    // Waiting (for a slot, a window, the pause switch or a blocker) is reported by state and its own Event.
+    this.reporter.blocked(
+      outcome.plan.blocked,
+      (why) => why === WAITING_FOR_SLOT || why === SLOT_UNKNOWN || why.startsWith('rolled back at') || why.startsWith('disruption not allowed now'),
+    );
     const result = outcome.result;
-    if (!result) return { fixed: new Set(), waiting: outcome.waiting };
+    const disruptionHeld = outcome.disruptionHeld;
+    if (!result) return { fixed: new Set(), waiting: outcome.waiting, disruptionHeld };
     this.account(result, outcome.causes, started);
     // The rollback also undid changes that did not need the failed restart (sysctls, modes): the next
     // reconcile puts those back at once instead of at the next resync.
     if (result.changes.some((entry) => entry.result === 'rolled-back')) this.trigger('event');
     const fixed = new Set(result.ok ? result.changes.filter((entry) => entry.result === 'applied').flatMap((entry) => entry.change.rules) : []);
-    return { fixed, waiting: outcome.waiting };
+    return { fixed, waiting: outcome.waiting, disruptionHeld };
   }
 
   /** The health gate for this node: endpoint, new kubelet process with the flags on disk, cluster view. */

@@ -8,6 +8,7 @@ import type { HostFs } from '../host/host-fs.js';
 import type { ServiceManager } from '../host/service-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
+import type { DisruptionCheck } from '../session/session.js';
 import type { FlapGuardOptions } from './flap-guard.js';
 import type { ClusterReporting } from './reporting.js';
 import type { WorkloadAuditor } from './workload-audit.js';
@@ -68,4 +69,6 @@ export interface DaemonDeps {
   readonly now: () => number;
   /** Null without credentials: host-level features only. */
   readonly cluster: DaemonCluster | null;
+  /** When disruption may happen (windows, pause switch, blockers); absent = always. */
+  readonly disruption?: DisruptionCheck | null;
 }

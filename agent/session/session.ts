@@ -1,6 +1,6 @@
 import type { ConfigMapApi, ConfigMapRecord, PodApi } from '../cluster/api.js';
 import { buildPlan } from '../core/planner.js';
-import { changeKey, type Plan } from '../core/plan.js';
+import { changeKey, type Activation, type Plan } from '../core/plan.js';
 import type { Policy } from '../core/policy.js';
 import type { HostFs } from '../host/host-fs.js';
 import { BackupStore } from '../host/backups.js';
@@ -10,6 +10,7 @@ import { executePlan, restartAndWait, type ApplyResult } from '../node/executor.
 import type { RestartGate } from '../node/health-gate.js';
 import type { InspectedNode } from '../node/inspect.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { DisruptionDecision, DisruptionWaitState } from '../cluster/disruption-gate.js';
 import type { RolledBackChanges } from './held-changes.js';
 import { disruptive, type RestartSlots } from './restart-slot.js';
 
@@ -38,6 +39,18 @@ export interface SessionDeps {
   readonly held: RolledBackChanges | null;
   /** Null without cluster credentials (the CLI, or a standalone daemon). */
   readonly cluster: ClusterWriteApi | null;
+  /**
+   * When disruption may happen (maintenance windows, the pause switch, blockers), asked before a
+   * restart slot is taken; null = always (the CLI: an operator runs it by hand).
+   */
+  readonly disruption?: DisruptionCheck | null;
+}
+
+/** The disruption gate as the session asks it (cluster/disruption-gate.ts ReportedDisruptionGate). */
+export interface DisruptionCheck {
+  check(nowMs: number): Promise<DisruptionDecision>;
+  /** Nothing disruptive waits any more. */
+  clear(): void;
 }
 
 /** One enforcement of the node's plan. */
@@ -66,6 +79,8 @@ export interface NodeEnforcement {
   readonly waiting: boolean;
   /** A disruptive change goes ahead under a slot just taken. */
   readonly disrupting: boolean;
+  /** A disruptive change may not happen now: outside the windows, paused or blocked. */
+  readonly disruptionHeld: DisruptionWaitState | null;
 }
 
 function errorText(error: unknown): string {
@@ -107,7 +122,8 @@ export class EnforcementSession {
     const causes = new Map<string, ChangeCause>();
     const plan = (held: ReadonlyMap<string, string>, failedRules?: ReadonlySet<string>) =>
       buildPlan(node.evaluated, node.obs, policy, { heldRules: held, ...(failedRules ? { failedRules } : {}) });
-    if (policy.mode !== 'enforce') return { plan: plan(request.held ?? new Map()), result: null, causes, waiting: false, disrupting: false };
+    if (policy.mode !== 'enforce')
+      return { plan: plan(request.held ?? new Map()), result: null, causes, waiting: false, disrupting: false, disruptionHeld: null };
 
     // The drift loop runs this on every correction: plan once unless something is actually held.
     let unheld: Plan | null = null;
@@ -115,18 +131,21 @@ export class EnforcementSession {
     const held = new Map([...(request.held ?? []), ...((await this.deps.held?.holdFor(planUnheld)) ?? [])]);
     let current = held.size === 0 ? planUnheld() : plan(held);
     const noRestart = request.noRestart(current);
-    const waitReason = await this.deps.slots.admit(disruptive(current.activations, !noRestart));
+    const candidates = disruptive(current.activations, !noRestart);
+    // When disruption may happen is asked first (re-asked at every reconcile while it waits); then a slot.
+    const allowed = await this.disruptionAllowed(candidates);
+    const waitReason = allowed.held ? allowed.reason : await this.deps.slots.admit(candidates);
     if (waitReason !== null) {
-      const rules = disruptive(current.activations, !noRestart).flatMap((activation) => activation.rules);
-      this.deps.logger.info('waiting for a restart slot', { rules });
+      const rules = candidates.flatMap((activation) => activation.rules);
+      this.deps.logger.info(allowed.held ? 'disruptive changes wait: disruption not allowed now' : 'waiting for a restart slot', { rules });
       rules.forEach((rule) => held.set(rule, waitReason));
       current = plan(held);
-      if (request.onSlotFree) this.deps.slots.waitForSlot(request.onSlotFree);
+      if (!allowed.held && request.onSlotFree) this.deps.slots.waitForSlot(request.onSlotFree);
     }
     const disrupting = waitReason === null && this.deps.slots.holdingSlot && disruptive(current.activations, !noRestart).length > 0;
     if (current.changes.length === 0) {
       await this.deps.slots.settle([]);
-      return { plan: current, result: null, causes, waiting: waitReason !== null, disrupting: false };
+      return { plan: current, result: null, causes, waiting: waitReason !== null, disrupting: false, disruptionHeld: allowed.state };
     }
     const result = await executePlan(
       {
@@ -150,7 +169,7 @@ export class EnforcementSession {
     if (result.ok) this.fixed(result.changes.filter((entry) => entry.result === 'applied').flatMap((entry) => entry.change.rules));
     await this.rememberRollbacks(result);
     await this.deps.slots.settle(result.unhealthy);
-    return { plan: current, result, causes, waiting: waitReason !== null, disrupting };
+    return { plan: current, result, causes, waiting: waitReason !== null, disrupting, disruptionHeld: allowed.state };
   }
 
   /**
@@ -254,6 +273,25 @@ export class EnforcementSession {
     this.previousPolicy = request.policyKey;
     return (rules) =>
       rules.some((rule) => this.drifted.has(rule)) ? 'drift' : rules.some((rule) => this.policyDriven.has(rule)) ? 'policy' : 'hardening';
+  }
+
+  /**
+   * Whether the disruptive activations may happen now. Non-disruptive changes never ask (and nothing
+   * waiting clears the gate's metric). A disruption already under way is never stopped by this: it is
+   * asked only before one starts.
+   */
+  private async disruptionAllowed(
+    candidates: readonly Activation[],
+  ): Promise<{ held: false; state: null } | { held: true; state: DisruptionWaitState; reason: string }> {
+    const gate = this.deps.disruption;
+    if (!gate) return { held: false, state: null };
+    if (candidates.length === 0) {
+      gate.clear();
+      return { held: false, state: null };
+    }
+    const decision = await gate.check(this.deps.now());
+    if (decision.allowed) return { held: false, state: null };
+    return { held: true, state: decision.state, reason: `disruption not allowed now: ${decision.reason}` };
   }
 
   /** Rules this session just fixed pass now: a later failure of theirs is drift. */

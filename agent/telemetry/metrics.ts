@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DISRUPTION_BLOCKED_REASONS, type DisruptionBlockedReason } from '../core/disruption-blockers.js';
 import type { Finding, FindingStatus } from '../core/finding.js';
 import type { Observation } from '../core/observation.js';
 
@@ -95,6 +96,13 @@ export class AgentMetrics {
     help: '1 while the wgpolicyk8s.io ClusterPolicyReport CRD is not installed (the node report is not written), else 0.',
     registers: [this.registry],
   });
+  /** Why a disruptive change waits: all six series exist from the start, 1 for the current reason. */
+  private readonly disruptionBlocked = new Gauge({
+    name: 'kube_harden_disruption_blocked',
+    help: '1 while a disruptive change waits, by reason: window (outside the maintenance windows), paused, alert, pod, node, unknown (a blocker could not be checked).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   private readonly buildInfo = new Gauge({
     name: 'kube_harden_build_info',
     help: 'kube-harden version (value always 1).',
@@ -104,6 +112,12 @@ export class AgentMetrics {
 
   constructor(version: string) {
     this.buildInfo.set({ version }, 1);
+    this.recordDisruptionBlocked(null);
+  }
+
+  /** Sets kube_harden_disruption_blocked: 1 for `reason`, 0 for the others (all 0 when nothing waits). */
+  recordDisruptionBlocked(reason: DisruptionBlockedReason | null): void {
+    for (const candidate of DISRUPTION_BLOCKED_REASONS) this.disruptionBlocked.set({ reason: candidate }, candidate === reason ? 1 : 0);
   }
 
   /** Sets every rule's status series (all four statuses, so each rule is present from the first reconcile). */

@@ -16,6 +16,7 @@ export interface RecordedRequest {
   readonly status: number;
 }
 
+type NodeCondition = { type: string; status: string };
 type Kind = 'leases' | 'events' | 'nodes' | 'configmaps' | 'pods' | 'daemonsets' | 'clusterpolicyreports';
 type Route = { kind: Kind; namespace: string | null; name: string | null };
 
@@ -34,7 +35,8 @@ interface PodWatch {
 
 /**
  * An in-memory Kubernetes API server over HTTP on loopback, for the real @kubernetes/client-node:
- * Leases (create / get / replace with resourceVersion conflicts), Nodes (get, list, merge-patch),
+ * Leases (create / get / replace with resourceVersion conflicts), Nodes (get, list, merge-patch;
+ * conditions and taints set by tests),
  * core/v1 Events (create, merge-patch, list), ConfigMaps (get, replace, merge-patch), DaemonSets (get),
  * Pods (list and watch by spec.nodeName, delete), wgpolicyk8s.io/v1alpha2 ClusterPolicyReports (get, list
  * by label, create, replace; 404 on the resource itself while `policyReportCrd` is false, as a server
@@ -111,11 +113,43 @@ export class FakeApiServer {
     const existing = this.objects.get(`nodes//${name}`);
     const metadata = existing?.metadata ?? { name, uid: `uid-${name}`, annotations: {} };
     const addresses = (existing?.status as { addresses?: unknown } | undefined)?.addresses ?? [{ type: 'InternalIP', address: internalIP }];
+    // Other conditions and the spec (taints) survive a Ready change, as on a real Node.
+    const others = ((existing?.status as { conditions?: NodeCondition[] } | undefined)?.conditions ?? []).filter((c) => c.type !== 'Ready');
     this.objects.set(`nodes//${name}`, {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { ...metadata, resourceVersion: String(this.version++) },
-      status: { conditions: [{ type: 'Ready', status: ready }], nodeInfo: { kubeletVersion }, addresses },
+      ...(existing?.spec ? { spec: existing.spec } : {}),
+      status: { conditions: [{ type: 'Ready', status: ready }, ...others], nodeInfo: { kubeletVersion }, addresses },
+    });
+  }
+
+  /** Sets (or with null removes) a Node condition other than Ready, e.g. DiskPressure True. */
+  setNodeCondition(name: string, type: string, status: 'True' | 'False' | 'Unknown' | null): void {
+    const node = this.objects.get(`nodes//${name}`);
+    if (!node) throw new Error(`no node ${name}`);
+    const nodeStatus = (node.status ?? {}) as { conditions?: NodeCondition[] };
+    const conditions = (nodeStatus.conditions ?? []).filter((condition) => condition.type !== type);
+    if (status !== null) conditions.push({ type, status });
+    node.status = { ...nodeStatus, conditions };
+    node.metadata.resourceVersion = String(this.version++);
+  }
+
+  /** Replaces a Node's spec.taints. */
+  setNodeTaints(name: string, taints: readonly { key: string; value?: string; effect: string }[]): void {
+    const node = this.objects.get(`nodes//${name}`);
+    if (!node) throw new Error(`no node ${name}`);
+    node.spec = { ...((node.spec ?? {}) as object), taints: taints.map((taint) => ({ ...taint })) };
+    node.metadata.resourceVersion = String(this.version++);
+  }
+
+  /** The agent's own DaemonSet, which carries the pause switch annotation `kube-harden.io/paused`. */
+  putAgentDaemonSet(annotations: Record<string, string> = {}, namespace = 'kube-harden', name = 'kube-harden'): ApiObject {
+    return this.put('daemonsets', {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name, namespace, annotations },
+      spec: { template: { spec: { containers: [{ name: 'agent', image: 'kube-harden:test' }] } } },
     });
   }
 

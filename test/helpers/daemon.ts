@@ -5,6 +5,8 @@ import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
 import type { HealthProbe, ServiceProbes } from '../../agent/host/health.js';
 import type { ServiceManager } from '../../agent/host/service-manager.js';
+import type { Policy } from '../../agent/core/policy.js';
+import type { DisruptionCheck } from '../../agent/session/session.js';
 import { silentLogger } from '../../agent/telemetry/logger.js';
 import { AgentMetrics } from '../../agent/telemetry/metrics.js';
 import { FakeHealthProbe } from '../fakes/fake-health.js';
@@ -24,13 +26,17 @@ export async function startDaemon(
     probes?: ServiceProbes;
     /** Wraps the real plugin prober (a test can make it fail). */
     plugins?: (real: PluginProber) => PluginProber;
+    /** The agent's clock (a fake one for maintenance windows). */
+    now?: () => number;
+    /** When disruption may happen, built with the daemon's metrics and its policy in force. */
+    disruption?: (metrics: AgentMetrics, policy: () => Policy) => DisruptionCheck;
   } = {},
 ) {
   const fs = new HostFs(await HostRoot.open(root));
   const runner = new ExecaCommandRunner();
   const metrics = new AgentMetrics('test');
   const services = options.services ?? new FakeServiceManager();
-  const daemon = new Daemon(
+  const daemon: Daemon = new Daemon(
     {
       policyFile: options.policyFile ?? null,
       input: { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: TEST_PLUGIN_DIR },
@@ -50,8 +56,9 @@ export async function startDaemon(
       health: options.probes ?? (() => options.health ?? new FakeHealthProbe([true])),
       metrics,
       logger: silentLogger(),
-      now: () => Date.now(),
+      now: options.now ?? (() => Date.now()),
       cluster: null,
+      disruption: options.disruption ? options.disruption(metrics, () => daemon.policyInForce) : null,
     },
   );
   await daemon.start();

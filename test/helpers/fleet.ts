@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectCluster } from '../../agent/cli/cluster.js';
+import { daemonDisruptionGate } from '../../agent/cluster/disruption-gate.js';
 import { Daemon } from '../../agent/daemon/daemon.js';
 import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
 import { HostFs } from '../../agent/host/host-fs.js';
@@ -57,7 +58,15 @@ export async function simulatedNode(
     rollCheckMs = 60_000,
     fixture = 'kubeadm-worker',
     kubeletVersion = 'v1.31.4',
-  }: { internalIP?: string; rollCheckMs?: number; fixture?: string; kubeletVersion?: string } = {},
+    pauseSwitch = false,
+  }: {
+    internalIP?: string;
+    rollCheckMs?: number;
+    fixture?: string;
+    kubeletVersion?: string;
+    /** Consult the pause switch on the agent's DaemonSet kube-harden/kube-harden, as `run` does in a pod. */
+    pauseSwitch?: boolean;
+  } = {},
 ): Promise<SimulatedNode> {
   const root = copyFixture(fixture);
   server.putNode(name, 'True', kubeletVersion, internalIP);
@@ -101,6 +110,15 @@ export async function simulatedNode(
       logger,
       now: () => Date.now(),
       cluster,
+      disruption: daemonDisruptionGate({
+        policy: () => daemon!.policyInForce.restarts,
+        nodeName: name,
+        cluster: cluster.api,
+        namespace: pauseSwitch ? 'kube-harden' : null,
+        env: {},
+        metrics,
+        logger,
+      }),
     },
   );
   return { name, root, kubelet: standIn, daemon, metrics };

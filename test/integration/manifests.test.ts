@@ -123,6 +123,7 @@ describe('manifests: kustomize overlays, schemas, RBAC, policy, monitoring', fun
       'ClusterRole/-/kube-harden-agent: wgpolicyk8s.io clusterpolicyreports get,create,update',
       'ClusterRole/-/kube-harden-metrics-reader:  /metrics get',
       'Role/kube-harden/kube-harden-leases: coordination.k8s.io leases get,create,update',
+      'Role/kube-harden/kube-harden-pause-switch: apps daemonsets[kube-harden] get',
       'Role/kube-node-lease/kube-harden-node-leases: coordination.k8s.io leases get',
       'Role/kube-system/kube-harden-cluster-settings:  configmaps[kube-proxy,kubelet-config] get,update,patch',
       'Role/kube-system/kube-harden-cluster-settings:  pods delete',

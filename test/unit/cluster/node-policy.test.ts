@@ -11,7 +11,7 @@ function nodes(labels: Record<string, string> | Error): NodeApi & { reads: numbe
     async get(name: string): Promise<NodeRecord> {
       api.reads += 1;
       if (labels instanceof Error) throw labels;
-      return { name, uid: null, annotations: {}, labels, ready: 'True', kubeletVersion: null, internalIPs: [] };
+      return { name, uid: null, annotations: {}, labels, ready: 'True', kubeletVersion: null, internalIPs: [], conditions: [], taints: [] };
     },
     list: async () => [],
     patchAnnotations: async () => undefined,

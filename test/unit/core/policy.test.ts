@@ -12,7 +12,14 @@ describe('policy loading', () => {
     expect(result.policy.mode).to.equal('enforce');
     expect(ruleValue(result.policy, 'kubelet.pod-pids-limit')).to.equal(4096);
     expect(ruleValue(result.policy, 'kubelet.tls-min-version')).to.equal('VersionTLS12');
-    expect(result.policy.restarts).to.deep.equal({ maxConcurrent: 1, healthTimeoutSeconds: 120, leaseDurationSeconds: 60 });
+    expect(result.policy.restarts).to.deep.equal({
+      maxConcurrent: 1,
+      healthTimeoutSeconds: 120,
+      leaseDurationSeconds: 60,
+      windows: [],
+      paused: false,
+      blockers: { prometheus: null, podSelectors: [], nodeConditions: [], nodeTaints: [] },
+    });
   });
 
   it('takes values and disabled rules', () => {
