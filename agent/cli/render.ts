@@ -23,13 +23,14 @@ export function nodeInfo(node: LoadedNode) {
   };
 }
 
-export function findingsOf(node: LoadedNode): Finding[] {
-  return node.evaluated.map((rule) => rule.evaluation.finding);
+/** The rules' findings, then `extra` (the benchmark's checks no rule judges, reported as skip). */
+export function findingsOf(node: LoadedNode, extra: readonly Finding[] = []): Finding[] {
+  return [...node.evaluated.map((rule) => rule.evaluation.finding), ...extra];
 }
 
 /** Audit JSON (DESIGN §3); `workloads` is present when the audit had cluster access (--kubeconfig). */
-export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = null): string {
-  const results = findingsOf(node);
+export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = null, extra: readonly Finding[] = []): string {
+  const results = findingsOf(node, extra);
   return `${JSON.stringify({ node: nodeInfo(node), results, summary: summarize(results), ...(workloads ? { workloads } : {}) }, null, 2)}\n`;
 }
 
@@ -52,8 +53,8 @@ function truncate(text: string, width: number): string {
 }
 
 /** A fixed-width table for terminals: status, rule, actual → expected, and the deciding file. */
-export function auditTable(node: LoadedNode): string {
-  const findings = findingsOf(node);
+export function auditTable(node: LoadedNode, extra: readonly Finding[] = []): string {
+  const findings = findingsOf(node, extra);
   const info = nodeInfo(node);
   const lines = [
     `Node ${info.name}: ${info.distribution}, kubelet ${info.kubeletVersion}, kernel ${info.kernel}, node IP ${info.nodeIp ?? 'unknown'}`,
@@ -79,8 +80,8 @@ function xml(text: string): string {
 }
 
 /** JUnit XML for CI dashboards: fail = failure, unknown = error, skip = skipped. */
-export function auditJunit(node: LoadedNode): string {
-  const findings = findingsOf(node);
+export function auditJunit(node: LoadedNode, extra: readonly Finding[] = []): string {
+  const findings = findingsOf(node, extra);
   const summary = summarize(findings);
   const cases = findings.map((finding) => {
     const head = `  <testcase classname="kube-harden.${xml(finding.id.split('.')[0] ?? '')}" name="${xml(finding.id)}">`;
