@@ -84,10 +84,12 @@ export const CIS_1_12: CisBenchmark = {
 
     manual('1.3.1', 'Terminated pod garbage-collection threshold is set', { rule: 'controller-manager.terminated-pod-gc-threshold' }),
     auto('1.3.2', 'Controller manager profiling is disabled', { rule: 'controller-manager.profiling' }),
-    auto('1.3.3', 'Controllers use individual service account credentials', NOT_YET),
-    auto('1.3.4', 'Service account token signing key is set', NOT_YET),
-    auto('1.3.5', 'Root CA bundle for service account tokens is set', NOT_YET),
-    auto('1.3.6', 'RotateKubeletServerCertificate is not turned off on the controller manager', NOT_YET),
+    auto('1.3.3', 'Controllers use individual service account credentials', { rule: 'controller-manager.use-service-account-credentials' }),
+    auto('1.3.4', 'Service account token signing key is set', { rule: 'controller-manager.service-account-private-key-file' }),
+    auto('1.3.5', 'Root CA bundle for service account tokens is set', { rule: 'controller-manager.root-ca-file' }),
+    auto('1.3.6', 'RotateKubeletServerCertificate is not turned off on the controller manager', {
+      rule: 'controller-manager.rotate-kubelet-server-certificate',
+    }),
     auto('1.3.7', 'Controller manager binds only to loopback', { rule: 'controller-manager.bind-address' }),
 
     auto('1.4.1', 'Scheduler profiling is disabled', { rule: 'scheduler.profiling' }),
@@ -119,21 +121,21 @@ export const CIS_1_12: CisBenchmark = {
 
     auto('4.1.1', 'kubelet systemd unit and drop-in files are mode 600 or stricter', { rule: 'kubelet.service-file-permissions' }),
     auto('4.1.2', 'kubelet systemd unit and drop-in files are owned by root:root', { rule: 'kubelet.service-file-permissions' }),
-    manual('4.1.3', 'kube-proxy kubeconfig, if present, is mode 600 or stricter', NOT_YET),
-    manual('4.1.4', 'kube-proxy kubeconfig, if present, is owned by root:root', NOT_YET),
+    manual('4.1.3', 'kube-proxy kubeconfig, if present, is mode 600 or stricter', { rule: 'kube-proxy.kubeconfig-permissions' }),
+    manual('4.1.4', 'kube-proxy kubeconfig, if present, is owned by root:root', { rule: 'kube-proxy.kubeconfig-permissions' }),
     auto('4.1.5', 'kubelet kubeconfig is mode 600 or stricter', KUBELET_FILES),
     auto('4.1.6', 'kubelet kubeconfig is owned by root:root', KUBELET_FILES),
-    manual('4.1.7', 'kubelet client CA file is mode 644 or stricter', NOT_YET),
-    manual('4.1.8', 'kubelet client CA file is owned by root:root', NOT_YET),
+    manual('4.1.7', 'kubelet client CA file is mode 644 or stricter', { rule: 'kubelet.client-ca-file-permissions' }),
+    manual('4.1.8', 'kubelet client CA file is owned by root:root', { rule: 'kubelet.client-ca-file-permissions' }),
     auto('4.1.9', 'kubelet config file is mode 600 or stricter', KUBELET_FILES),
     auto('4.1.10', 'kubelet config file is owned by root:root', KUBELET_FILES),
 
     auto('4.2.1', 'kubelet rejects anonymous requests', { rule: 'kubelet.anonymous-auth' }),
     auto('4.2.2', 'kubelet authorization is not AlwaysAllow', { rule: 'kubelet.authorization-mode' }),
-    auto('4.2.3', 'kubelet has a client CA for x509 client authentication', NOT_YET),
+    auto('4.2.3', 'kubelet has a client CA for x509 client authentication', { rule: 'kubelet.client-ca-file' }),
     manual('4.2.4', 'kubelet read-only port is 0 when defined', { rule: 'kubelet.read-only-port' }),
     manual('4.2.5', 'kubelet streaming connection idle timeout is not 0', { rule: 'kubelet.streaming-connection-idle-timeout' }),
-    auto('4.2.6', 'kubelet manages iptables util chains', NOT_YET),
+    auto('4.2.6', 'kubelet manages iptables util chains', { rule: 'kubelet.make-iptables-util-chains' }),
     manual('4.2.7', 'kubelet --hostname-override is not used', {
       manual:
         'the kubelet has no --hostname-override unless the cloud provider needs it; the Node name must match the name its certificates and the cloud know, so removing it is a re-registration, not a flag edit',
@@ -147,11 +149,11 @@ export const CIS_1_12: CisBenchmark = {
         'the kubelet serves a certificate its clients can verify: tlsCertFile/tlsPrivateKeyFile from your PKI, or serverTLSBootstrap: true with the kubelet-serving CSRs approved (see apiserver.kubelet-certificate-authority)',
     }),
     auto('4.2.10', 'kubelet client certificate rotation is not disabled', { rule: 'kubelet.rotate-certificates' }),
-    manual('4.2.11', 'RotateKubeletServerCertificate is not disabled on the kubelet', NOT_YET),
+    manual('4.2.11', 'RotateKubeletServerCertificate is not disabled on the kubelet', { rule: 'kubelet.rotate-server-certificate-gate' }),
     manual('4.2.12', 'kubelet TLS cipher suites are restricted to strong ones', { rule: 'kubelet.tls-cipher-suites' }),
     manual('4.2.13', 'kubelet limits PIDs per pod', { rule: 'kubelet.pod-pids-limit' }),
-    manual('4.2.14', 'kubelet uses the RuntimeDefault seccomp profile by default', NOT_YET),
+    manual('4.2.14', 'kubelet uses the RuntimeDefault seccomp profile by default', { rule: 'kubelet.seccomp-default' }),
 
-    auto('4.3.1', 'kube-proxy metrics endpoint is bound to localhost', NOT_YET),
+    auto('4.3.1', 'kube-proxy metrics endpoint is bound to localhost', { rule: 'kube-proxy.metrics-bind-address' }),
   ],
 };
