@@ -7,7 +7,6 @@ const manual = (id: string, title: string, coverage: Omit<CisCheck, 'id' | 'titl
 
 const FILES = { rule: 'files.control-plane-permissions' } as const;
 const KUBELET_FILES = { rule: 'kubelet.config-file-permissions' } as const;
-const NOT_YET = { notBuilt: true, reason: 'no rule judges it yet (issue 15 adds one)' } as const;
 
 /**
  * CIS Kubernetes Benchmark v1.12, sections 1-4 (the node and control-plane checks; section 5 is the
@@ -75,8 +74,8 @@ export const CIS_1_12: CisBenchmark = {
     auto('1.2.24', 'API server serves TLS with an explicit certificate and key', { rule: 'apiserver.tls-cert-file' }),
     auto('1.2.25', 'Client certificate authentication CA is set', { rule: 'apiserver.client-ca-file' }),
     auto('1.2.26', 'CA for verifying etcd is set', { rule: 'apiserver.etcd-cafile' }),
-    manual('1.2.27', 'Encryption at rest is configured', NOT_YET),
-    manual('1.2.28', 'Encryption at rest uses a strong provider', NOT_YET),
+    manual('1.2.27', 'Encryption at rest is configured', { rule: 'apiserver.encryption-at-rest' }),
+    manual('1.2.28', 'Encryption at rest uses a strong provider', { rule: 'apiserver.encryption-at-rest' }),
     manual('1.2.29', 'API server TLS cipher suites are restricted to strong ones', { rule: 'apiserver.tls-cipher-suites' }),
     auto('1.2.30', 'Projected service account token expiration is not silently extended', {
       rule: 'apiserver.service-account-extend-token-expiration',

@@ -6,6 +6,7 @@ import { APISERVER_RULES } from './apiserver.js';
 import { APISERVER_CREDENTIAL_RULES } from './apiserver-credentials.js';
 import { AUDIT_RULES } from './audit.js';
 import { CONTROLLER_MANAGER_RULES } from './controller-manager.js';
+import { apiserverEncryptionAtRest } from './encryption.js';
 import { ETCD_RULES } from './etcd.js';
 import { SCHEDULER_RULES } from './scheduler.js';
 
@@ -13,6 +14,7 @@ import { SCHEDULER_RULES } from './scheduler.js';
 export const CONTROL_PLANE_RULES: readonly Rule<NodeContext>[] = [
   ...APISERVER_RULES,
   ...APISERVER_CREDENTIAL_RULES,
+  apiserverEncryptionAtRest,
   apiserverAnonymousAuth,
   ...ADMISSION_RULES,
   ...AUDIT_RULES,
