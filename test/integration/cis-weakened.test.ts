@@ -125,3 +125,32 @@ describe('control planes weakened the ways issue 15 lists: audit, apply, apply a
     expect(read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml')).to.not.contain('--token-auth-file');
   });
 });
+
+describe('SecurityContextDeny (removed in 1.30)', () => {
+  after(cleanupTempDirs);
+
+  for (const [fixture, words] of [
+    ['kubeadm-control-plane-weak-1.29', 'deprecated since 1.27'],
+    ['kubeadm-control-plane-weak-1.33', 'rejects SecurityContextDeny (removed in 1.30)'],
+  ] as const)
+    it(`${fixture}: reported with Pod Security Admission as the replacement, never written or removed`, async () => {
+      const root = copyFixture(fixture);
+      const manifest = 'etc/kubernetes/manifests/kube-apiserver.yaml';
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(
+        `${root}/${manifest}`,
+        read(root, manifest).replace('--enable-admission-plugins=NodeRestriction', '--enable-admission-plugins=NodeRestriction,SecurityContextDeny'),
+      );
+      const finding = (await audit(root)).get('apiserver.security-context-deny')!;
+      expect(finding).to.include({ status: 'fail', remediable: false });
+      expect(finding.message).to.contain(words).and.to.contain('pod-security.kubernetes.io/enforce');
+      await cli(['apply', '--output', 'json'], root);
+      expect(read(root, manifest)).to.contain('SecurityContextDeny');
+    });
+
+  it('a clean API server passes and still names the replacement', async () => {
+    const finding = (await audit(copyFixture('kubeadm-control-plane'))).get('apiserver.security-context-deny')!;
+    expect(finding.status).to.equal('pass');
+    expect(finding.expected).to.contain('Pod Security Admission');
+  });
+});

@@ -214,6 +214,34 @@ export const apiserverRemovedAuthFlags = componentFlagsRule({
   minVersion: ANY,
 });
 
+const PSA_NOTE = 'Pod Security Admission replaces it: label each namespace pod-security.kubernetes.io/enforce (restricted or baseline)';
+
+/**
+ * SecurityContextDeny, which the seed guide recommends: deprecated in 1.27 (needs its feature gate from
+ * then), removed in 1.30 (an API server naming it does not start; KUBERNETES-FACTS §7e). Reported on every
+ * version with its replacement; never written, never removed (without namespace labels that would open
+ * what it closed).
+ */
+export const apiserverSecurityContextDeny = componentFlagsRule({
+  id: 'apiserver.security-context-deny',
+  title: 'SecurityContextDeny is not relied on (Pod Security Admission replaces it)',
+  cis: [],
+  component: API,
+  flags: ['enable-admission-plugins'],
+  expected: `no SecurityContextDeny (removed in 1.30); ${PSA_NOTE}`,
+  judge: (flags, ctx) => {
+    if (!(flags.get('enable-admission-plugins') ?? '').split(',').includes('SecurityContextDeny')) return null;
+    const version = apiserverVersion(ctx);
+    if (version && atLeast(version, 1, 30))
+      return `kube-apiserver ${formatVersion(version)} rejects SecurityContextDeny (removed in 1.30): this manifest cannot start; ${PSA_NOTE}`;
+    if (version && atLeast(version, 1, 27))
+      return `SecurityContextDeny is deprecated since 1.27 (it needs its feature gate) and removed in 1.30; ${PSA_NOTE}`;
+    return `SecurityContextDeny is removed in 1.30; ${PSA_NOTE}`;
+  },
+  auditOnly: `label the namespaces for Pod Security Admission first, then remove SecurityContextDeny from --enable-admission-plugins by hand`,
+  minVersion: ANY,
+});
+
 export const APISERVER_CREDENTIAL_RULES: readonly Rule<NodeContext>[] = [
   apiserverTokenAuthFile,
   apiserverKubeletClientCertificate,
@@ -224,4 +252,5 @@ export const APISERVER_CREDENTIAL_RULES: readonly Rule<NodeContext>[] = [
   apiserverEtcdCaFile,
   apiserverDisabledAdmissionPlugins,
   apiserverRemovedAuthFlags,
+  apiserverSecurityContextDeny,
 ];
