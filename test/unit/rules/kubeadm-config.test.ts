@@ -97,3 +97,15 @@ describe('kubeadm ClusterConfiguration planner (durable control-plane flags)', (
     expect(unquoted.ok === false && unquoted.error).to.contain('values must be strings');
   });
 });
+
+describe('wanted ClusterConfiguration flags, read from a hardened manifest', () => {
+  it('each owned flag the manifest has is set, each owned flag it lacks is unset; other flags are not touched', async () => {
+    const { observation } = await import('../../helpers/observation.js');
+    const { wantedFromManifests } = await import('../../../agent/rules/control-plane/kubeadm-config.js');
+    const manifest = `apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: etcd\n    image: registry.k8s.io/etcd:3.5.21-0\n    command:\n    - etcd\n    - --client-cert-auth=true\n    - --data-dir=/var/lib/etcd\n`;
+    const wanted = wantedFromManifests(observation({ files: { '/etc/kubernetes/manifests/etcd.yaml': manifest } }));
+    expect(Object.keys(wanted)).to.deep.equal(['etcd']);
+    expect(wanted.etcd!.set).to.deep.equal({ 'client-cert-auth': 'true' });
+    expect(wanted.etcd!.unset).to.include('auto-tls').and.not.include('data-dir');
+  });
+});
