@@ -154,3 +154,45 @@ describe('SecurityContextDeny (removed in 1.30)', () => {
     expect(finding.expected).to.contain('Pod Security Admission');
   });
 });
+
+describe('etcd fixes only what the node can back', () => {
+  after(cleanupTempDirs);
+
+  it('no server certificate on the node: 2.1 and every fix needing it are held back with the reason, the manifest untouched', async () => {
+    const root = copyFixture('kubeadm-control-plane-weak-1.29');
+    const manifest = 'etc/kubernetes/manifests/etcd.yaml';
+    const { writeFileSync, rmSync } = await import('node:fs');
+    writeFileSync(
+      `${root}/${manifest}`,
+      read(root, manifest)
+        .replace('    - --cert-file=/etc/kubernetes/pki/etcd/server.crt\n', '')
+        .replace('    - --key-file=/etc/kubernetes/pki/etcd/server.key\n', ''),
+    );
+    rmSync(`${root}/etc/kubernetes/pki/etcd/server.crt`);
+    const plan = JSON.parse((await cli(['plan', '--output', 'json'], root)).out) as {
+      changes: Array<{ path: string; rules: string[] }>;
+      blocked: Array<{ id: string; reason: string }>;
+    };
+    const reason = (id: string) => plan.blocked.find((blocked) => blocked.id === id)?.reason ?? '';
+    expect(reason('etcd.client-tls')).to.contain('/etc/kubernetes/pki/etcd/server.crt not found on this node');
+    expect(reason('etcd.client-cert-auth')).to.contain('requires etcd.client-tls first');
+    expect(reason('etcd.auto-tls')).to.contain('requires etcd.client-tls first');
+    // The peer side has its certificates: it is still fixed.
+    const etcdChange = plan.changes.find((change) => change.path === '/etc/kubernetes/manifests/etcd.yaml');
+    expect(etcdChange?.rules).to.include.members(['etcd.peer-client-cert-auth', 'etcd.peer-auto-tls']);
+    expect(etcdChange?.rules).to.not.include('etcd.client-cert-auth');
+  });
+
+  it('requires the API server to present an etcd client certificate before etcd demands one', async () => {
+    const root = copyFixture('kubeadm-control-plane-weak-1.29');
+    const manifest = 'etc/kubernetes/manifests/kube-apiserver.yaml';
+    const { writeFileSync, rmSync } = await import('node:fs');
+    writeFileSync(`${root}/${manifest}`, read(root, manifest).replace(/ {4}- --etcd-(certfile|keyfile)=.*\n/g, ''));
+    rmSync(`${root}/etc/kubernetes/pki/apiserver-etcd-client.key`);
+    const plan = JSON.parse((await cli(['plan', '--output', 'json'], root)).out) as { blocked: Array<{ id: string; reason: string }> };
+    expect(plan.blocked.find((blocked) => blocked.id === 'apiserver.etcd-client-certificate')?.reason).to.contain('not found on this node');
+    expect(plan.blocked.find((blocked) => blocked.id === 'etcd.client-cert-auth')?.reason).to.contain(
+      'requires apiserver.etcd-client-certificate first',
+    );
+  });
+});
