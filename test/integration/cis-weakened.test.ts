@@ -196,3 +196,32 @@ describe('etcd fixes only what the node can back', () => {
     );
   });
 });
+
+describe('etcd is health-gated like the other static pods', () => {
+  after(cleanupTempDirs);
+
+  it('waits for etcd after its manifest changes and restores it byte for byte when etcd does not come back', async () => {
+    const root = copyFixture('kubeadm-control-plane-weak-1.33');
+    await cli(['apply', '--output', 'json'], root);
+    const manifest = 'etc/kubernetes/manifests/etcd.yaml';
+    const { writeFileSync } = await import('node:fs');
+    const weakened = read(root, manifest).replace('- --client-cert-auth=true', '- --client-cert-auth=false');
+    writeFileSync(`${root}/${manifest}`, weakened);
+
+    const harness = testCli({ health: new FakeHealthProbe([false, true]) });
+    const code = await runCli(['apply', '--output', 'json', '--host-root', root], harness.deps);
+    const result = JSON.parse(harness.stdout()) as { restarts: Array<{ service: string; result: string }> };
+    expect(code).to.equal(1);
+    expect(result.restarts.find((restart) => restart.service === 'static-pod/etcd')?.result).to.equal('rolled-back');
+    expect(read(root, manifest)).to.equal(weakened);
+
+    const healthy = testCli({ health: new FakeHealthProbe([true]) });
+    await runCli(['apply', '--output', 'json', '--host-root', root], healthy.deps);
+    const restarts = JSON.parse(healthy.stdout()).restarts as Array<{ service: string; result: string; rules: string[] }>;
+    expect(restarts.find((restart) => restart.service === 'static-pod/etcd')).to.deep.include({
+      result: 'restarted',
+      rules: ['etcd.client-cert-auth'],
+    });
+    expect(read(root, manifest)).to.contain('- --client-cert-auth=true');
+  });
+});
