@@ -7,6 +7,8 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RULE_VALUE_SPECS, RULES } from '../agent/rules/index.js';
+import { coverageText } from '../agent/rules/cis/catalogue.js';
+import { BENCHMARKS } from '../agent/rules/cis/index.js';
 import { WORKLOAD_RULES } from '../agent/rules/workloads/pod-rules.js';
 import { AgentMetrics } from '../agent/telemetry/metrics.js';
 
@@ -52,6 +54,16 @@ export function rulesReference(): string {
     '| --- | --- | --- |',
     ...WORKLOAD_RULES.map((rule) => `| \`${rule.id}\` | ${cell(rule.title)} | ${valueOf(rule.id)} |`),
     '',
+    ...BENCHMARKS.flatMap((benchmark) => [
+      `## ${benchmark.title} (\`audit --benchmark ${benchmark.name}\`), sections 1-4`,
+      '',
+      'Every check, with the rule that judges it, what a person must check (reported as `skip` by the audit), or why no rule covers it yet.',
+      '',
+      '| CIS | Check | Assessment | Judged by |',
+      '| --- | --- | --- | --- |',
+      ...benchmark.checks.map((check) => `| ${check.id} | ${cell(check.title)} | ${check.assessment} | ${cell(coverageText(check))} |`),
+      '',
+    ]),
   ];
   return HEADER + lines.join('\n');
 }

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
-import { summarize } from '../core/finding.js';
+import { summarize, type Finding } from '../core/finding.js';
+import type { EvaluatedRule } from '../core/planner.js';
 import type { Policy } from '../core/policy.js';
+import { uncoveredChecks, uncoveredFinding } from '../rules/cis/catalogue.js';
+import { BENCHMARKS, DEFAULT_BENCHMARK, benchmarkNamed } from '../rules/cis/index.js';
 import { auditWorkloads, type WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import { COMMON_HELP, EXIT, EXIT_HELP, InputError, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
 import type { Command } from './command.js';
@@ -70,6 +73,9 @@ never counted as a pass. Nothing on the node is changed.
                          Redirect it to a file: kube-harden audit --output html > node-audit.html
   --all                  table: list every rule, the ones that do not apply to this node included
   --only failing         table: only fail and unknown rows (the summary still counts every rule)
+  --benchmark NAME       the CIS benchmark version whose checks no rule judges (manual, or not built
+                         yet) are listed as skip with what to check: ${BENCHMARKS.map((b) => b.name).join(', ')}
+                         (default ${DEFAULT_BENCHMARK.name}, the newest)
   --kubeconfig FILE      also audit the pods on this node (--node-name) against the workload rules
                          (privileged, host namespaces, root, capabilities, limits, runtime socket
                          mounts, writable root filesystem, privilege escalation), with the policy's
@@ -89,6 +95,7 @@ ${EXIT_HELP}`,
       kubeconfig: { type: 'string' },
       all: { type: 'boolean' },
       only: { type: 'string' },
+      benchmark: { type: 'string' },
     });
     if (values.help) {
       deps.stdout(`${this.help}\n`);
@@ -101,6 +108,9 @@ ${EXIT_HELP}`,
     if ((all || only !== undefined) && format !== 'table')
       throw new UsageError(`--all and --only apply to the table output (${format} keeps every rule)`);
     if (all && only !== undefined) throw new UsageError('--all and --only failing exclude each other');
+    const benchmarkName = (values.benchmark as string | undefined) ?? DEFAULT_BENCHMARK.name;
+    const benchmark = benchmarkNamed(benchmarkName);
+    if (!benchmark) throw new UsageError(`--benchmark ${benchmarkName}: unknown (known: ${BENCHMARKS.map((b) => b.name).join(', ')})`);
     const kubeconfig = values.kubeconfig as string | undefined;
     if (kubeconfig !== undefined && (format === 'junit' || format === 'html'))
       throw new UsageError(`--kubeconfig with --output ${format} is not supported (use json or table)`);
@@ -109,28 +119,36 @@ ${EXIT_HELP}`,
       common = { ...common, nodeLabels: await readNodeLabels(kubeconfig, common.nodeName) };
     const node = await loadNode(common, deps);
     const workloads = kubeconfig === undefined ? null : await auditNodePods(kubeconfig, common.nodeName, node.policy, deps);
-    if (format === 'json') deps.stdout(auditJson(node, workloads));
-    else if (format === 'junit') deps.stdout(auditJunit(node));
-    else if (format === 'html') deps.stdout(await auditHtml(node, common.policyFile, deps));
+    const skips = uncoveredChecks(benchmark).map((check) => uncoveredFinding(benchmark, check));
+    if (format === 'json') deps.stdout(auditJson(node, workloads, skips));
+    else if (format === 'junit') deps.stdout(auditJunit(node, skips));
+    else if (format === 'html') deps.stdout(await auditHtml(node, common.policyFile, deps, skips));
     else {
       const layout = terminalLayout(deps.terminal, deps.env);
       const policy = { file: common.policyFile, mode: node.policy.mode, overrides: node.appliedOverrides };
       deps.stdout(
-        renderAuditTable(auditReport(node), { ...layout, all, onlyFailing: only === 'failing', policy }) +
+        renderAuditTable(auditReport(node, skips), { ...layout, all, onlyFailing: only === 'failing', policy }) +
           (workloads ? workloadTable(workloads) : ''),
       );
     }
-    const summary = summarize(findingsOf(node));
+    const summary = summarize(findingsOf(node, skips));
     return summary.fail + summary.unknown + (workloads?.violations.length ?? 0) > 0 ? EXIT.findings : EXIT.ok;
   },
 };
 
 /** The findings in sections with the plan's fix for each failure (buildPlan is pure: nothing is written). */
-function auditReport(node: LoadedNode) {
-  return buildAuditReport(nodeInfo(node), node.evaluated, buildPlan(node.evaluated, node.obs, node.policy));
+/** The benchmark's checks no rule judges, as rows of a section of their own. */
+const UNCOVERED_COMPONENT = 'CIS checks no rule judges';
+
+function auditReport(node: LoadedNode, skips: readonly Finding[]) {
+  const uncovered: EvaluatedRule[] = skips.map((finding) => ({
+    meta: { id: finding.id, title: finding.title, cis: finding.cis, component: UNCOVERED_COMPONENT, remediable: false, disruption: 'none', versions: 'all' },
+    evaluation: { finding },
+  }));
+  return buildAuditReport(nodeInfo(node), [...node.evaluated, ...uncovered], buildPlan(node.evaluated, node.obs, node.policy));
 }
 
-async function auditHtml(node: LoadedNode, policyFile: string | null, deps: CliDeps): Promise<string> {
+async function auditHtml(node: LoadedNode, policyFile: string | null, deps: CliDeps, skips: readonly Finding[]): Promise<string> {
   const policy = await policyEvidence(node.policy, policyFile);
-  return renderAuditHtml(auditReport(node), policy, { generatedAt: deps.now().toISOString(), toolVersion: agentVersion() });
+  return renderAuditHtml(auditReport(node, skips), policy, { generatedAt: deps.now().toISOString(), toolVersion: agentVersion() });
 }

@@ -14,7 +14,7 @@ export function nodeInfo(node: LoadedNode) {
   const apiserver =
     obs.stats.get(COMPONENTS.apiserver.manifest)?.kind === 'file' ||
     obs.files.get(COMPONENTS.apiserver.manifest)?.kind === 'file' ||
-    obs.files.get(COMPONENTS.apiserver.snapArgs)?.kind === 'file';
+    (COMPONENTS.apiserver.snapArgs !== null && obs.files.get(COMPONENTS.apiserver.snapArgs)?.kind === 'file');
   const roles = apiserver ? ['control-plane', 'node'] : ['node'];
   return {
     name: obs.input.nodeName,
@@ -38,13 +38,14 @@ function ownerLine(node: LoadedNode): string | null {
   return owner ? ownerRefusal(owner, node.ctx.kubelet.distribution.evidence) : null;
 }
 
-export function findingsOf(node: LoadedNode): Finding[] {
-  return node.evaluated.map((rule) => rule.evaluation.finding);
+/** The rules' findings, then `extra` (the benchmark's checks no rule judges, reported as skip). */
+export function findingsOf(node: LoadedNode, extra: readonly Finding[] = []): Finding[] {
+  return [...node.evaluated.map((rule) => rule.evaluation.finding), ...extra];
 }
 
 /** Audit JSON (DESIGN §3); `workloads` is present when the audit had cluster access (--kubeconfig). */
-export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = null): string {
-  const results = findingsOf(node);
+export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = null, extra: readonly Finding[] = []): string {
+  const results = findingsOf(node, extra);
   return `${JSON.stringify(
     { node: nodeInfo(node), overrides: node.appliedOverrides, results, summary: summarize(results), ...(workloads ? { workloads } : {}) },
     null,
@@ -71,8 +72,8 @@ function xml(text: string): string {
 }
 
 /** JUnit XML for CI dashboards: fail = failure, unknown = error, skip = skipped. */
-export function auditJunit(node: LoadedNode): string {
-  const findings = findingsOf(node);
+export function auditJunit(node: LoadedNode, extra: readonly Finding[] = []): string {
+  const findings = findingsOf(node, extra);
   const summary = summarize(findings);
   const cases = findings.map((finding) => {
     const head = `  <testcase classname="kube-harden.${xml(finding.id.split('.')[0] ?? '')}" name="${xml(finding.id)}">`;

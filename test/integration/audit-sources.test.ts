@@ -38,6 +38,8 @@ describe('audit: every source path exists on the node it names', () => {
     expect(proxy.map((result) => [result.id, result.status, result.source])).to.deep.equal([
       ['kube-proxy.nodeport-addresses', 'skip', null],
       ['kube-proxy.healthz-bind-address', 'skip', null],
+      ['kube-proxy.metrics-bind-address', 'skip', null],
+      ['kube-proxy.kubeconfig-permissions', 'skip', null],
     ]);
   });
 });

@@ -73,7 +73,7 @@ rules:
 const POLICY_META: RuleMeta = {
   id: 'apiserver.audit-policy',
   title: 'An audit policy file exists for the API server',
-  cis: [],
+  cis: ['3.2.1'],
   component: API.name,
   remediable: true,
   disruption: 'none',

@@ -6,19 +6,20 @@ import { parseStaticPod } from '../../formats/static-pod.js';
 
 /** A control-plane component, where kubeadm and the k8s snap keep its flags, and how to see it is healthy. */
 export interface Component {
-  readonly name: 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+  readonly name: 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'etcd';
   readonly manifest: string;
-  readonly snapArgs: string;
+  /** The k8s snap's args file, or null when the snap runs no such component (its datastore is k8s-dqlite). */
+  readonly snapArgs: string | null;
   readonly snapService: string;
-  /** Local health endpoint (HTTPS with the component's own certificate). */
+  /** Local health endpoint (HTTPS with the component's own certificate; etcd: plain HTTP on its metrics URL). */
   readonly healthUrl: string;
 }
 
-function component(name: Component['name'], healthUrl: string): Component {
+function component(name: Component['name'], healthUrl: string, snap = true): Component {
   return {
     name,
     manifest: `/etc/kubernetes/manifests/${name}.yaml`,
-    snapArgs: `/var/snap/k8s/common/args/${name}`,
+    snapArgs: snap ? `/var/snap/k8s/common/args/${name}` : null,
     snapService: `snap.k8s.${name}`,
     healthUrl,
   };
@@ -28,6 +29,8 @@ export const COMPONENTS = {
   apiserver: component('kube-apiserver', 'https://127.0.0.1:6443/livez'),
   controllerManager: component('kube-controller-manager', 'https://127.0.0.1:10257/healthz'),
   scheduler: component('kube-scheduler', 'https://127.0.0.1:10259/healthz'),
+  // kubeadm's etcd serves /health on --listen-metrics-urls=http://127.0.0.1:2381 (its liveness probe's URL).
+  etcd: component('etcd', 'http://127.0.0.1:2381/health', false),
 } as const;
 
 /** The restart "service" of a static pod: the kubelet recreates it when the manifest changes. */
@@ -67,7 +70,7 @@ const VIEWS = new WeakMap<Observation, Map<string, ComponentView>>();
 
 function readComponentView(obs: Observation, component: Component): ComponentView {
   const manifest = obs.files.get(component.manifest);
-  const args = obs.files.get(component.snapArgs);
+  const args = component.snapArgs === null ? undefined : obs.files.get(component.snapArgs);
   const describe = (path: string, error: unknown): ComponentView => {
     const line = error instanceof FormatError && error.line ? `:${error.line}` : '';
     return { kind: 'error', path, message: `${path}${line}: ${error instanceof Error ? error.message : String(error)}` };
@@ -88,19 +91,19 @@ function readComponentView(obs: Observation, component: Component): ComponentVie
       return describe(component.manifest, error);
     }
   }
-  if (args?.kind === 'error') return { kind: 'error', path: component.snapArgs, message: `${component.snapArgs}: ${args.error}` };
+  if (args?.kind === 'error') return { kind: 'error', path: args.path, message: `${args.path}: ${args.error}` };
   if (args?.kind === 'file') {
     try {
       const flags = new Map(parseArgsFile(args.content).args.map((arg) => [arg.name, arg.value]));
       return {
         kind: 'snap',
-        path: component.snapArgs,
+        path: args.path,
         flags,
         version: obs.kubeletVersion,
         versionSource: `the k8s snap (${obs.kubeletVersion?.source ?? 'version unknown'})`,
       };
     } catch (error) {
-      return describe(component.snapArgs, error);
+      return describe(args.path, error);
     }
   }
   return { kind: 'absent' };
@@ -108,5 +111,7 @@ function readComponentView(obs: Observation, component: Component): ComponentVie
 
 /** Every control-plane rule reads the same files: one shared targets function. */
 export function controlPlaneTargets(): Targets {
-  return { files: Object.values(COMPONENTS).flatMap((component) => [component.manifest, component.snapArgs]) };
+  return {
+    files: Object.values(COMPONENTS).flatMap((component) => [component.manifest, ...(component.snapArgs === null ? [] : [component.snapArgs])]),
+  };
 }

@@ -4,6 +4,7 @@ import { atLeast } from '../../core/version.js';
 import type { NodeContext } from '../context.js';
 import { COMPONENTS, componentView } from './components.js';
 import { componentFlagRule, type FlagDesire } from './flag-rule.js';
+import { componentFlagsRule } from './flags-rule.js';
 
 const ANY = { major: 1, minor: 19 } as const;
 const KCM = COMPONENTS.controllerManager;
@@ -77,9 +78,89 @@ export const controllerManagerServiceAccountTokenController = componentFlagRule(
   minVersion: { major: 1, minor: 24 },
 });
 
+const ROOT_CA = '/etc/kubernetes/pki/ca.crt';
+
+/** CIS 1.3.3: each controller runs with its own service account (RBAC roles per controller). */
+export const controllerManagerUseServiceAccountCredentials = componentFlagsRule({
+  id: 'controller-manager.use-service-account-credentials',
+  title: 'Controllers use individual service account credentials',
+  cis: ['1.3.3'],
+  component: KCM,
+  flags: ['use-service-account-credentials'],
+  expected: '--use-service-account-credentials=true',
+  judge: (flags) =>
+    (flags.get('use-service-account-credentials') ?? '').toLowerCase() === 'true'
+      ? null
+      : 'every controller acts with the controller manager own, broad credentials',
+  fix: () => ({ set: { 'use-service-account-credentials': 'true' } }),
+  minVersion: ANY,
+});
+
+/** CIS 1.3.4: the key that signs service account tokens; key material is an operator's choice. */
+export const controllerManagerServiceAccountPrivateKeyFile = componentFlagsRule({
+  id: 'controller-manager.service-account-private-key-file',
+  title: 'Controller manager signs service account tokens with a set key',
+  cis: ['1.3.4'],
+  component: KCM,
+  flags: ['service-account-private-key-file'],
+  expected: '--service-account-private-key-file set',
+  judge: (flags) => (flags.get('service-account-private-key-file') ? null : 'no service account signing key is set'),
+  auditOnly:
+    'the signing key must pair with the API server --service-account-key-file, or every token it signs is rejected; set it by hand (kubeadm: /etc/kubernetes/pki/sa.key)',
+  minVersion: ANY,
+});
+
+/** CIS 1.3.5: pods get the CA that verifies the API server; fixed from kubeadm's cluster CA when it exists. */
+export const controllerManagerRootCaFile = componentFlagsRule({
+  id: 'controller-manager.root-ca-file',
+  title: 'Controller manager publishes the root CA to service accounts',
+  cis: ['1.3.5'],
+  component: KCM,
+  flags: ['root-ca-file'],
+  expected: '--root-ca-file set',
+  judge: (flags) => (flags.get('root-ca-file') ? null : 'pods get no CA bundle to verify the API server with'),
+  fix: (_flags, ctx) =>
+    componentView(ctx.obs, KCM).kind === 'static-pod'
+      ? { set: { 'root-ca-file': ROOT_CA }, needs: [ROOT_CA] }
+      : { held: 'only kubeadm has a known cluster CA path; set --root-ca-file by hand' },
+  stats: [ROOT_CA],
+  minVersion: ANY,
+});
+
+const GATE = 'RotateKubeletServerCertificate';
+
+/** CIS 1.3.6: the gate is removed where it is turned off (its default is on); no gate is ever written. */
+export const controllerManagerRotateKubeletServerCertificate = componentFlagsRule({
+  id: 'controller-manager.rotate-kubelet-server-certificate',
+  title: `Controller manager does not turn off the ${GATE} feature gate`,
+  cis: ['1.3.6'],
+  component: KCM,
+  flags: ['feature-gates'],
+  expected: `no ${GATE}=false in --feature-gates`,
+  judge: (flags) =>
+    (flags.get('feature-gates') ?? '')
+      .split(',')
+      .some((item) => item.split('=')[0]!.trim() === GATE && item.split('=')[1]?.trim().toLowerCase() === 'false')
+      ? `${GATE}=false: kubelet serving certificates are never signed`
+      : null,
+  fix: (flags) => {
+    const kept = (flags.get('feature-gates') ?? '').split(',').filter((item) => item.trim() !== '' && item.split('=')[0]!.trim() !== GATE);
+    return kept.length === 0 ? { unset: ['feature-gates'] } : { set: { 'feature-gates': kept.join(',') } };
+  },
+  minVersion: ANY,
+});
+
+export const CONTROLLER_MANAGER_CIS_RULES: readonly Rule<NodeContext>[] = [
+  controllerManagerUseServiceAccountCredentials,
+  controllerManagerServiceAccountPrivateKeyFile,
+  controllerManagerRootCaFile,
+  controllerManagerRotateKubeletServerCertificate,
+];
+
 export const CONTROLLER_MANAGER_RULES: readonly Rule<NodeContext>[] = [
   controllerManagerProfiling,
   controllerManagerBindAddress,
   controllerManagerTerminatedPodGc,
   controllerManagerServiceAccountTokenController,
+  ...CONTROLLER_MANAGER_CIS_RULES,
 ];

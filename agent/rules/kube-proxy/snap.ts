@@ -22,6 +22,9 @@ interface SnapFlagSpec {
   readonly desired: (ctx: NodeContext) => { value: string } | { unknown: string };
   /** Whether the current value is acceptable (default: equal to the desired one). */
   readonly ok?: (current: string | undefined, desired: string) => boolean;
+  readonly cis?: readonly string[];
+  /** What to say on a kubeadm node when the ConfigMap's leader does not judge this setting either. */
+  readonly kubeadmNote?: string;
 }
 
 function ipWithPrefix(ip: string): string {
@@ -36,7 +39,7 @@ function snapFlagRule(spec: SnapFlagSpec): Rule<NodeContext> {
   const meta: RuleMeta = {
     id: spec.id,
     title: spec.title,
-    cis: [],
+    cis: spec.cis ?? [],
     component: 'kube-proxy',
     remediable: true,
     disruption: 'restart',
@@ -50,11 +53,12 @@ function snapFlagRule(spec: SnapFlagSpec): Rule<NodeContext> {
       // The args file is the source only where it exists (or exists but cannot be read): a kubeadm
       // node has none, and naming it there would send an operator looking for a file that is not there.
       const source = state?.kind === 'file' || state?.kind === 'error' ? SNAP_KUBE_PROXY.args : null;
-      const base = { id: spec.id, title: spec.title, cis: [] as string[], source };
+      const base = { id: spec.id, title: spec.title, cis: meta.cis, source };
       if (state?.kind !== 'file') {
         const kubeadm = ctx.kubelet.layout === 'kubeadm';
         const message = kubeadm
-          ? `kube-proxy reads ConfigMap ${KUBE_PROXY_CONFIGMAP.namespace}/${KUBE_PROXY_CONFIGMAP.name} on kubeadm clusters: kube-harden run with cluster credentials judges and fixes it (one leader for the cluster)`
+          ? (spec.kubeadmNote ??
+            `kube-proxy reads ConfigMap ${KUBE_PROXY_CONFIGMAP.namespace}/${KUBE_PROXY_CONFIGMAP.name} on kubeadm clusters: kube-harden run with cluster credentials judges and fixes it (one leader for the cluster)`)
           : state?.kind === 'error'
             ? `cannot read ${SNAP_KUBE_PROXY.args}: ${state.error}`
             : 'no kube-proxy args file on this node';
@@ -131,3 +135,15 @@ export const kubeProxyHealthzBindAddress: Rule<NodeContext> & { valueSpec: (type
   }),
   valueSpec: KUBE_PROXY_VALUE_SPECS[1]!,
 };
+
+/** Loopback metrics (CIS 4.3.1): unset is kube-proxy's default, 127.0.0.1:10249. */
+export const kubeProxyMetricsBindAddress: Rule<NodeContext> = snapFlagRule({
+  id: 'kube-proxy.metrics-bind-address',
+  title: 'kube-proxy serves metrics on loopback only',
+  cis: ['4.3.1'],
+  flag: 'metrics-bind-address',
+  desired: () => ({ value: '127.0.0.1:10249' }),
+  ok: (current) => current === undefined || /^(127\.0\.0\.1|\[::1\])(:\d+)?$/.test(current),
+  kubeadmNote:
+    'kube-proxy reads ConfigMap kube-system/kube-proxy on kubeadm clusters: check that its config.conf keeps metricsBindAddress on 127.0.0.1 (the default, 127.0.0.1:10249); kube-harden does not judge that field of the ConfigMap yet',
+});

@@ -45,6 +45,9 @@ export const KUBELET_FIELDS = {
   rotateCertificates: field('rotateCertificates', 'rotate-certificates', 'bool', false),
   featureGates: field('featureGates', 'feature-gates', 'string', ''),
   nodeIp: field('nodeIP', 'node-ip', 'string', ''),
+  clientCaFile: field('authentication.x509.clientCAFile', 'client-ca-file', 'string', ''),
+  makeIptablesUtilChains: field('makeIPTablesUtilChains', 'make-iptables-util-chains', 'bool', true),
+  seccompDefault: field('seccompDefault', 'seccomp-default', 'bool', false),
 } as const satisfies Record<string, KubeletField>;
 
 const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -16,6 +16,9 @@ podPidsLimit: 4096
 protectKernelDefaults: true
 streamingConnectionIdleTimeout: 5m
 rotateCertificates: true
+authentication:
+  x509:
+    clientCAFile: /etc/kubernetes/pki/ca.crt
 `;
 const SYSCTLS = Object.fromEntries(KUBELET_KERNEL_DEFAULTS);
 
