@@ -70,6 +70,13 @@ export class AgentMetrics {
     labelNames: ['rule', 'namespace'],
     registers: [this.registry],
   });
+  /** Failed Kubernetes API calls by operation (`events.create`, `leases.get`, `pods.watch`...): a static name, never error text. */
+  readonly apiErrors = new Counter({
+    name: 'kube_harden_api_errors_total',
+    help: 'Kubernetes API calls that failed (refused, unavailable, API missing; conflicts excluded), by operation. The node keeps hardening without them.',
+    labelNames: ['operation'],
+    registers: [this.registry],
+  });
   private readonly buildInfo = new Gauge({
     name: 'kube_harden_build_info',
     help: 'kube-harden version (value always 1).',

@@ -49,12 +49,13 @@ export class RealApiServer {
     private readonly env: Readonly<Record<string, string>>,
   ) {}
 
-  static async start(): Promise<RealApiServer> {
+  /** `extraArgs`: more kube-apiserver flags (a server configured differently, e.g. an API group switched off). */
+  static async start(extraArgs: readonly string[] = []): Promise<RealApiServer> {
     const dir = tempDir('kh-apiserver-');
     const result = spawnSync('bash', [REAL_APISERVER_SCRIPT, 'start', dir], {
       encoding: 'utf8',
       timeout: 180_000,
-      env: { ...process.env, KUBE_HARDEN_APISERVER_CACHE: APISERVER_CACHE },
+      env: { ...process.env, KUBE_HARDEN_APISERVER_CACHE: APISERVER_CACHE, KUBE_HARDEN_APISERVER_EXTRA_ARGS: extraArgs.join(' ') },
     });
     if (result.status !== 0) throw new Error(`real-apiserver.sh start failed (exit ${result.status}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
     const env = Object.fromEntries(
@@ -243,12 +244,12 @@ export function shippedRbac(): KubernetesObject[] {
  * Starts one real API server for the suite (skipping it with one line when the binary is missing,
  * failing under KUBE_HARDEN_REQUIRE_E2E=1) and stops it after. Call inside `describe`.
  */
-export function realApiServerHooks(): { readonly server: RealApiServer } {
+export function realApiServerHooks(extraArgs: readonly string[] = []): { readonly server: RealApiServer } {
   let server: RealApiServer | null = null;
   before(async function () {
     this.timeout(180_000);
     requirePrerequisites(this, realApiServerMissing(), HOW);
-    server = await RealApiServer.start();
+    server = await RealApiServer.start(extraArgs);
   });
   after(async function () {
     this.timeout(30_000);
