@@ -15,7 +15,8 @@ export const REAL_APISERVER_SCRIPT = path.join(REPO, 'scripts/real-apiserver.sh'
 /** The user the shipped RBAC authorizes: the static token in the script is authenticated as this ServiceAccount. */
 export const AGENT_USER = 'system:serviceaccount:kube-harden:kube-harden';
 
-const HOW = 'run `sudo bash scripts/real-apiserver.sh build` (Debian: builds kube-apiserver v1.20.2 from the `kubernetes` source package, about 4 min)';
+const HOW =
+  'run `sudo bash scripts/real-apiserver.sh build` (Debian: builds kube-apiserver v1.20.2 from the `kubernetes` source package, about 4 min)';
 
 /** What is missing to start a real API server here (empty when the tests can run). */
 export function realApiServerMissing(): string[] {
@@ -57,7 +58,8 @@ export class RealApiServer {
       timeout: 180_000,
       env: { ...process.env, KUBE_HARDEN_APISERVER_CACHE: APISERVER_CACHE, KUBE_HARDEN_APISERVER_EXTRA_ARGS: extraArgs.join(' ') },
     });
-    if (result.status !== 0) throw new Error(`real-apiserver.sh start failed (exit ${result.status}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+    if (result.status !== 0)
+      throw new Error(`real-apiserver.sh start failed (exit ${result.status}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
     const env = Object.fromEntries(
       readFileSync(path.join(dir, 'env'), 'utf8')
         .trim()
@@ -181,23 +183,25 @@ export class RealApiServer {
     const file = path.join(this.dir, 'audit.log');
     if (!existsSync(file)) return [];
     const seen = new Set<string>();
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as RawAudit)
-      // A watch is logged when its response starts and again when it ends: keep one record per request.
-      .filter((event) => event.stage !== 'RequestReceived' && !seen.has(event.auditID) && seen.add(event.auditID) !== null)
-      .map((event) => ({
-        user: event.user?.username ?? '',
-        verb: event.verb,
-        code: event.responseStatus?.code ?? 0,
-        uri: event.requestURI,
-        resource: event.objectRef?.resource ?? null,
-        subresource: event.objectRef?.subresource ?? null,
-        namespace: event.objectRef?.namespace ?? null,
-        name: event.objectRef?.name ?? null,
-        apiGroup: event.objectRef?.apiGroup ?? '',
-      }));
+    return (
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as RawAudit)
+        // A watch is logged when its response starts and again when it ends: keep one record per request.
+        .filter((event) => event.stage !== 'RequestReceived' && !seen.has(event.auditID) && seen.add(event.auditID) !== null)
+        .map((event) => ({
+          user: event.user?.username ?? '',
+          verb: event.verb,
+          code: event.responseStatus?.code ?? 0,
+          uri: event.requestURI,
+          resource: event.objectRef?.resource ?? null,
+          subresource: event.objectRef?.subresource ?? null,
+          namespace: event.objectRef?.namespace ?? null,
+          name: event.objectRef?.name ?? null,
+          apiGroup: event.objectRef?.apiGroup ?? '',
+        }))
+    );
   }
 
   /** The requests the agent's ServiceAccount made since `from` (an index into audit()). */

@@ -68,7 +68,12 @@ export class RealNode {
     });
   }
 
-  static async create(server: RealApiServer, name: string, internalIP: string, options: Omit<StandInOptions, 'api' | 'onRunning'> = {}): Promise<RealNode> {
+  static async create(
+    server: RealApiServer,
+    name: string,
+    internalIP: string,
+    options: Omit<StandInOptions, 'api' | 'onRunning'> = {},
+  ): Promise<RealNode> {
     const node = new RealNode(server, name, internalIP, options);
     await server.putNode(name, 'True', 'v1.31.4', internalIP);
     await server.renewNodeLease(name, Date.now() - 60_000);

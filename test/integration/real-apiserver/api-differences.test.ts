@@ -55,13 +55,20 @@ describe('real API server that differs: the agent carries on', function () {
     // The node's own hardening went on: files changed without a restart; the kubelet restart waits for a slot that cannot be had.
     expect(snapshotTree(node.root, ['var/lib/kube-harden', 'proc'])).to.not.deep.equal(before);
     expect(node.kubelet.restarts).to.deep.equal([]);
-    await waitFor(async () => (await nodeAnnotation(real.server, 'differ-0', 'kube-harden.io/state')) === 'remediating', 10_000, 'the node annotated');
+    await waitFor(
+      async () => (await nodeAnnotation(real.server, 'differ-0', 'kube-harden.io/state')) === 'remediating',
+      10_000,
+      'the node annotated',
+    );
 
     // A pod that arrives after the server ended the first watch(es) is still seen: the watch resumed.
     await sleep(Math.max(0, startedAt + 7000 - Date.now()));
     await real.server.apply(privilegedPod('late', 'default', 'differ-0'));
     await waitFor(
-      async () => (await core.listNamespacedEvent({ namespace: 'default' })).items.some((event) => event.reason === 'WorkloadViolation' && event.involvedObject.name === 'late'),
+      async () =>
+        (await core.listNamespacedEvent({ namespace: 'default' })).items.some(
+          (event) => event.reason === 'WorkloadViolation' && event.involvedObject.name === 'late',
+        ),
       15_000,
       'a WorkloadViolation Event about the late pod',
     );

@@ -102,14 +102,16 @@ describe('real API server: the agent cluster code', function () {
     });
 
     it("annotations go by merge patch: the agent's keys change, everyone else's stay", async () => {
-      await real.server.objects().patch(
-        { apiVersion: 'v1', kind: 'Node', metadata: { name: 'annotated-node', annotations: { 'example.com/owner': 'ops' } } },
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        'application/merge-patch+json',
-      );
+      await real.server
+        .objects()
+        .patch(
+          { apiVersion: 'v1', kind: 'Node', metadata: { name: 'annotated-node', annotations: { 'example.com/owner': 'ops' } } },
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          'application/merge-patch+json',
+        );
       const annotator = new NodeAnnotator(api.nodes, 'annotated-node', 300_000);
       expect(await annotator.report('drifted', Date.now())).to.equal(true);
       expect(await annotator.report('drifted', Date.now())).to.equal(false);
@@ -212,8 +214,14 @@ describe('real API server: the agent cluster code', function () {
         now: () => Date.now(),
         onError: (error) => errors.push(error),
       });
-      recorder.record({ type: 'Warning', reason: 'KubeProxyRollHalted', message: 'halted' }, { kind: 'ConfigMap', name: 'kube-proxy', namespace: 'kube-system', uid: null });
-      recorder.record({ type: 'Warning', reason: 'WorkloadViolation', message: 'privileged' }, { kind: 'Pod', name: 'web', namespace: 'default', uid: null });
+      recorder.record(
+        { type: 'Warning', reason: 'KubeProxyRollHalted', message: 'halted' },
+        { kind: 'ConfigMap', name: 'kube-proxy', namespace: 'kube-system', uid: null },
+      );
+      recorder.record(
+        { type: 'Warning', reason: 'WorkloadViolation', message: 'privileged' },
+        { kind: 'Pod', name: 'web', namespace: 'default', uid: null },
+      );
       await recorder.flush();
       expect(errors).to.deep.equal([]);
       expect(await eventsIn('kube-system', 'KubeProxyRollHalted')).to.have.length(1);
@@ -272,7 +280,12 @@ describe('real API server: the agent cluster code', function () {
 
       let current: ReadonlyMap<string, PodRecord> = new Map();
       const errors: Error[] = [];
-      const watch = new NodePodWatch(api.pods, { node: 'watch-node-a', retryMs: 200, onChange: (pods) => (current = new Map(pods)), onError: (error) => errors.push(error) });
+      const watch = new NodePodWatch(api.pods, {
+        node: 'watch-node-a',
+        retryMs: 200,
+        onChange: (pods) => (current = new Map(pods)),
+        onError: (error) => errors.push(error),
+      });
       await watch.start();
       try {
         expect([...current.keys()]).to.deep.equal(['default/mine-1']);
@@ -290,7 +303,10 @@ describe('real API server: the agent cluster code', function () {
           .adminConfig()
           .makeApiClient(CoreV1Api)
           .readNamespacedPod({ name: 'mine-2', namespace: 'kube-system' })
-          .then((left) => left.metadata?.deletionTimestamp !== undefined, (error: { code?: number }) => error.code === 404);
+          .then(
+            (left) => left.metadata?.deletionTimestamp !== undefined,
+            (error: { code?: number }) => error.code === 404,
+          );
         expect(gone).to.equal(true);
         expect(errors).to.deep.equal([]);
       } finally {

@@ -83,7 +83,11 @@ describe('real API server: a fleet of kube-harden run processes as the shipped S
       );
     }
     nodes.forEach((node) => node.start(policy));
-    await waitFor(async () => (await Promise.all(nodes.map((node) => nodeAnnotation(real.server, node.name, STATE)))).every((state) => state === 'compliant'), 120_000, 'every node compliant');
+    await waitFor(
+      async () => (await Promise.all(nodes.map((node) => nodeAnnotation(real.server, node.name, STATE)))).every((state) => state === 'compliant'),
+      120_000,
+      'every node compliant',
+    );
     expect(mostAtOnce).to.equal(1);
     for (const node of nodes) {
       expect(node.kubelet.restarts).to.deep.equal(['kubelet']);
@@ -167,12 +171,17 @@ describe('real API server: a fleet of kube-harden run processes as the shipped S
     await Promise.all(nodes.map((node) => node.ready()));
     await waitFor(async () => (await nodeAnnotation(real.server, 'audit-0', STATE)) === 'drifted', 20_000, 'audit-0 annotated drifted');
     await sleep(3000); // the workload audit and the leader's pass
-    nodes.forEach((node, index) => expect(snapshotTree(node.root, ['var/lib/kube-harden', 'proc']), `${node.name} host unchanged`).to.deep.equal(before[index]));
+    nodes.forEach((node, index) =>
+      expect(snapshotTree(node.root, ['var/lib/kube-harden', 'proc']), `${node.name} host unchanged`).to.deep.equal(before[index]),
+    );
     expect(nodes.every((node) => node.kubelet.restarts.length === 0)).to.equal(true);
     expect(await nodeAnnotation(real.server, 'audit-1', STATE)).to.equal('drifted');
     const writes = real.server
       .agentRequests(from)
-      .filter((record) => ['create', 'update', 'patch', 'delete'].includes(record.verb) && ['configmaps', 'pods', 'daemonsets'].includes(record.resource ?? ''))
+      .filter(
+        (record) =>
+          ['create', 'update', 'patch', 'delete'].includes(record.verb) && ['configmaps', 'pods', 'daemonsets'].includes(record.resource ?? ''),
+      )
       .map((record) => `${record.verb} ${record.resource} ${record.namespace}/${record.name}`);
     expect(writes, 'writes to ConfigMaps or pods in audit mode').to.deep.equal([]);
     const core = real.server.adminConfig().makeApiClient(CoreV1Api);

@@ -225,7 +225,10 @@ describe('real API server: the shipped RBAC, both ways', function () {
     const bound = new Set(
       rbac
         .filter((object) => object.kind === 'RoleBinding' || object.kind === 'ClusterRoleBinding')
-        .map((binding) => `${(binding as unknown as { roleRef: { kind: string; name: string } }).roleRef.kind}/${(binding as unknown as { roleRef: { name: string } }).roleRef.name}/${binding.metadata?.namespace ?? ''}`),
+        .map(
+          (binding) =>
+            `${(binding as unknown as { roleRef: { kind: string; name: string } }).roleRef.kind}/${(binding as unknown as { roleRef: { name: string } }).roleRef.name}/${binding.metadata?.namespace ?? ''}`,
+        ),
     );
     const entries: Entry[] = [];
     for (const object of rbac) {
@@ -249,9 +252,7 @@ describe('real API server: the shipped RBAC, both ways', function () {
       await everyAgentOperation(real.server);
       const rule = entry.object.rules[entry.rule]!;
       const denied = forbidden(real.server.agentRequests(from)).filter(
-        (record) =>
-          rule.resources?.includes(record.resource ?? '') &&
-          (entry.verb ? record.verb === entry.verb : record.name === entry.resourceName),
+        (record) => rule.resources?.includes(record.resource ?? '') && (entry.verb ? record.verb === entry.verb : record.name === entry.resourceName),
       );
       if (denied.length === 0) unused.push(describeEntry(entry));
       await real.server.apply(entry.object);
