@@ -159,21 +159,32 @@ export class RealApiServer {
     });
   }
 
-  /** What a kubelet does every 10 s: renews its node Lease in kube-node-lease (created when missing). */
-  async renewNodeLease(name: string, atMs: number): Promise<void> {
+  /**
+   * What a kubelet does every 10 s: renews its node Lease in kube-node-lease (created when missing).
+   * False when the server does not serve coordination.k8s.io/v1 at all (a test's server without it).
+   */
+  async renewNodeLease(name: string, atMs: number): Promise<boolean> {
     const leases = this.adminConfig().makeApiClient(CoordinationV1Api);
     const spec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new V1MicroTime(atMs) };
     for (;;) {
       try {
         const current = await leases.readNamespacedLease({ name, namespace: 'kube-node-lease' });
         await leases.replaceNamespacedLease({ name, namespace: 'kube-node-lease', body: { ...current, spec } });
-        return;
+        return true;
       } catch (error) {
         const code = (error as { code?: number }).code;
         if (code === 409) continue; // raced with another renewal: read again
         if (code !== 404) throw error;
-        await leases.createNamespacedLease({ namespace: 'kube-node-lease', body: { metadata: { name, namespace: 'kube-node-lease' }, spec } });
-        return;
+        const created = await leases
+          .createNamespacedLease({ namespace: 'kube-node-lease', body: { metadata: { name, namespace: 'kube-node-lease' }, spec } })
+          .then(
+            () => true,
+            (failure: { code?: number }) => {
+              if (failure.code === 404) return false; // the namespace exists: the Lease kind itself is not served
+              throw failure;
+            },
+          );
+        return created;
       }
     }
   }
