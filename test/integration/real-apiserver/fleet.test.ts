@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { MAIN } from '../../helpers/agent.js';
-import { cleanupTempDirs, snapshotTree } from '../../helpers/host.js';
+import { REPO, cleanupTempDirs, snapshotTree } from '../../helpers/host.js';
 import { RealNode, nodeAnnotation, writeRealPolicy } from '../../helpers/real-fleet.js';
 import { realApiServerHooks, shippedRbac, type RealApiServer } from '../../helpers/real-apiserver.js';
 import { sleep, waitFor } from '../../helpers/wait.js';
@@ -33,6 +33,58 @@ function auditExit(root: string, nodeIp: string): number | null {
     encoding: 'utf8',
     timeout: 30_000,
   }).status;
+}
+
+const PROXY_CONF = readFileSync(path.join(REPO, 'test/fixtures/cluster/kube-proxy-config.conf'), 'utf8');
+const KUBELET_CONF = readFileSync(path.join(REPO, 'test/fixtures/cluster/kubelet-config.yaml'), 'utf8');
+
+function kubeProxyPod(node: string, generation: number): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `kube-proxy-${node}-${generation}`, namespace: 'kube-system', labels: { 'k8s-app': 'kube-proxy' } },
+    spec: { nodeName: node, hostNetwork: true, containers: [{ name: 'kube-proxy', image: 'registry.k8s.io/kube-proxy:v1.31.4' }] },
+  } as KubernetesObject;
+}
+
+/**
+ * What the DaemonSet controller and the kubelet do for kube-proxy (neither runs here): a pod the agent
+ * deleted (left terminating without a kubelet) is removed and a new one created on its node and
+ * reported Ready. Polls; records the order of rolled nodes and the most down at once.
+ */
+function kubeProxyController(server: RealApiServer): { order: string[]; mostDown: number; stop: () => void } {
+  const core = server.adminConfig().makeApiClient(CoreV1Api);
+  const state = { order: [] as string[], mostDown: 0, stop: () => undefined as void };
+  const down = new Set<string>();
+  let stopped = false;
+  const tick = async () => {
+    const pods = (await core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-proxy' })).items;
+    for (const pod of pods.filter((candidate) => candidate.metadata?.deletionTimestamp)) {
+      const node = pod.spec!.nodeName!;
+      state.order.push(node);
+      down.add(node);
+      state.mostDown = Math.max(state.mostDown, down.size);
+      await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'kube-system', gracePeriodSeconds: 0 });
+      const created = await core.createNamespacedPod({ namespace: 'kube-system', body: kubeProxyPod(node, state.order.length) as never });
+      await core.replaceNamespacedPodStatus({
+        name: created.metadata!.name!,
+        namespace: 'kube-system',
+        body: { ...created, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } },
+      });
+      down.delete(node);
+    }
+  };
+  const loop = async () => {
+    while (!stopped) {
+      await tick().catch(() => undefined);
+      await sleep(250);
+    }
+  };
+  void loop();
+  state.stop = () => {
+    stopped = true;
+  };
+  return state;
 }
 
 /**
@@ -145,6 +197,60 @@ describe('real API server: a fleet of kube-harden run processes as the shipped S
     expect(next.kubelet.restarts).to.deep.equal([]);
     expect(await slotHolder(real.server)).to.equal('broken');
     expect(await nodeAnnotation(real.server, 'after-broken', STATE)).to.equal('remediating');
+  });
+
+  it('the leader hardens the kube-proxy and kubelet-config ConfigMaps; kube-proxy rolls canary first, one node at a time, each once', async () => {
+    await real.server.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+      data: { 'config.conf': PROXY_CONF },
+    } as KubernetesObject);
+    await real.server.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kubelet-config', namespace: 'kube-system' },
+      data: { kubelet: KUBELET_CONF },
+    } as KubernetesObject);
+    await real.server.apply({
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+      spec: {
+        selector: { matchLabels: { 'k8s-app': 'kube-proxy' } },
+        template: {
+          metadata: { labels: { 'k8s-app': 'kube-proxy' } },
+          spec: { containers: [{ name: 'kube-proxy', image: 'registry.k8s.io/kube-proxy:v1.31.4' }] },
+        },
+      },
+    } as KubernetesObject);
+    const names = ['proxy-0', 'proxy-1'];
+    for (const name of names) await real.server.apply(kubeProxyPod(name, 0));
+    const controller = kubeProxyController(real.server);
+    try {
+      const policy = writeRealPolicy({ mode: 'enforce', maxConcurrent: 1, healthTimeoutSeconds: 30, leaseDurationSeconds: 10 });
+      for (const [index, name] of names.entries()) nodes.push(await RealNode.create(real.server, name, `10.0.6.${10 + index}`));
+      nodes.forEach((node) => node.start(policy));
+      await waitFor(() => names.every((name) => controller.order.includes(name)), 120_000, 'kube-proxy rolled on every node');
+      const api = real.server.adminApi();
+      const proxy = (await api.configMaps.get('kube-system', 'kube-proxy'))!;
+      expect(proxy.data['config.conf']).to.not.equal(PROXY_CONF);
+      const canary = proxy.annotations['kube-harden.io/roll-canary'];
+      expect(names).to.include(canary);
+      expect(controller.order[0]).to.equal(canary);
+      await waitFor(
+        async () => (await api.configMaps.get('kube-system', 'kube-proxy'))!.annotations['kube-harden.io/roll-state'] === 'rolling',
+        10_000,
+        'roll-state rolling',
+      );
+      expect((await api.configMaps.get('kube-system', 'kubelet-config'))!.data.kubelet).to.not.equal(KUBELET_CONF);
+      expect(controller.mostDown).to.equal(1);
+      // Once is enough: a pod created after the change is not rolled again (another roll check passes).
+      await sleep(35_000);
+      expect(controller.order.slice().sort()).to.deep.equal(names);
+    } finally {
+      controller.stop();
+    }
   });
 
   it('audit mode changes nothing on the host, in ConfigMaps or pods, and still reports (annotations, Events)', async () => {
