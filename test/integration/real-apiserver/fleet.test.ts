@@ -189,6 +189,7 @@ describe('real API server: a fleet of kube-harden run processes as the shipped S
     await waitFor(async () => (await eventsAbout(real.server, 'broken', 'RolledBack')).length === 1, 10_000, 'the RolledBack Event');
     const [event] = await eventsAbout(real.server, 'broken', 'RolledBack');
     expect(event!.type).to.equal('Warning');
+    await broken.ready(); // /metrics is served once the first reconcile (this one) is over
     expect(metricValue(await broken.metrics(), /kube_harden_rollbacks_total\{service="kubelet"\} (\d+)/)).to.equal(1);
     // The broken node keeps the slot: the next node waits instead of being broken too.
     next.start(policy);
@@ -253,6 +254,8 @@ describe('real API server: a fleet of kube-harden run processes as the shipped S
     }
   });
 
+  // Fails on today's code: the leader rewrites kube-system/kube-proxy and kube-system/kubelet-config in
+  // audit mode (bug 1 of issue 14, being fixed separately); the test states what audit mode promises.
   it('audit mode changes nothing on the host, in ConfigMaps or pods, and still reports (annotations, Events)', async () => {
     await real.server.apply({
       apiVersion: 'v1',

@@ -189,7 +189,7 @@ describe('real API server: the shipped RBAC, both ways', function () {
     await clusterFixture(real.server);
   });
 
-  it('without the shipped RBAC the ServiceAccount is refused (the token really is subject to RBAC)', async () => {
+  it('what the shipped RBAC does not grant is refused to the ServiceAccount (the token really is subject to RBAC)', async () => {
     const from = real.server.audit().length;
     const config = new KubeConfig();
     config.loadFromFile(real.server.agentKubeconfig);
