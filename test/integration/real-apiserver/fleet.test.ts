@@ -247,6 +247,10 @@ describe('real API server: a fleet of kube-harden run processes as the shipped S
       expect((await api.configMaps.get('kube-system', 'kubelet-config'))!.data.kubelet).to.not.equal(KUBELET_CONF);
       expect(controller.mostDown).to.equal(1);
       // Once is enough: a pod created after the change is not rolled again (another roll check passes).
+      // Fails on today's code whenever the canary's new pod is created in the same second as the change:
+      // creationTimestamp has whole seconds (and the API server's clock), kube-harden.io/roll-at the
+      // leader's milliseconds, so the fresh pod looks older than the change and is rolled once more at
+      // the next roll check (agent/daemon/kube-proxy-roll.ts). The fake API server kept milliseconds.
       await sleep(35_000);
       expect(controller.order.slice().sort()).to.deep.equal(names);
     } finally {
