@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, V1MicroTime, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
@@ -224,6 +224,7 @@ export class RealApiServer {
 
   async stop(): Promise<void> {
     spawnSync('bash', [REAL_APISERVER_SCRIPT, 'stop', this.dir], { encoding: 'utf8', timeout: 30_000 });
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** What a cluster has before the agent arrives: the agent's namespace (kube-system, kube-node-lease and default exist). */
