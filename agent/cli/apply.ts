@@ -48,7 +48,7 @@ ${EXIT_HELP}`,
       services: deps.services(common.hostRoot),
       logger: deps.logger,
       now: () => deps.now().getTime(),
-      slots: new RestartSlots(null, deps.logger, 0, () => undefined),
+      slots: new RestartSlots(null, deps.logger, 0),
       held: null,
       cluster: null,
     });

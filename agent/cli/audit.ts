@@ -142,7 +142,15 @@ const UNCOVERED_COMPONENT = 'CIS checks no rule judges';
 
 function auditReport(node: LoadedNode, skips: readonly Finding[]) {
   const uncovered: EvaluatedRule[] = skips.map((finding) => ({
-    meta: { id: finding.id, title: finding.title, cis: finding.cis, component: UNCOVERED_COMPONENT, remediable: false, disruption: 'none', versions: 'all' },
+    meta: {
+      id: finding.id,
+      title: finding.title,
+      cis: finding.cis,
+      component: UNCOVERED_COMPONENT,
+      remediable: false,
+      disruption: 'none',
+      versions: 'all',
+    },
     evaluation: { finding },
   }));
   return buildAuditReport(nodeInfo(node), [...node.evaluated, ...uncovered], buildPlan(node.evaluated, node.obs, node.policy));

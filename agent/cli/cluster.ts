@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConflictError, type ClusterApi } from '../cluster/api.js';
 import { clusterApi, loadKubeConfig, type ClusterCredentials } from '../cluster/client.js';
+import { countedClusterApi, type ApiErrorSink } from '../cluster/counted.js';
 import { DEFAULT_EVENT_LIMITS, EventRecorder } from '../cluster/events.js';
 import { nodeHealthCheck } from '../cluster/node-health.js';
 import { NodeAnnotator } from '../cluster/node-status.js';
@@ -53,11 +54,29 @@ export function agentNamespace(flag: string | undefined, env: Readonly<Record<st
   }
 }
 
+/**
+ * Counts every failed API call in kube_harden_api_errors_total{operation} and logs the first failure of
+ * each operation (an API server that refuses, say, Events would otherwise log on every reconcile).
+ */
+export function apiErrorSink(metrics: AgentMetrics, logger: Logger): ApiErrorSink {
+  const logged = new Set<string>();
+  return (operation, error) => {
+    metrics.apiErrors.inc({ operation });
+    if (logged.has(operation)) return;
+    logged.add(operation);
+    logger.warn('Kubernetes API call failed; the node keeps hardening without it (further failures of this operation are only counted)', {
+      operation,
+      metric: 'kube_harden_api_errors_total',
+      error: error.message,
+    });
+  };
+}
+
 /** Builds the client and the daemon's cluster features. A kubeconfig that cannot be loaded is the user's error. */
 export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: DaemonCluster; api: ClusterApi }> {
   let api: ClusterApi;
   try {
-    api = clusterApi(loadKubeConfig(wiring.credentials));
+    api = countedClusterApi(clusterApi(loadKubeConfig(wiring.credentials)), apiErrorSink(wiring.metrics, wiring.logger));
   } catch (error) {
     const source = wiring.credentials.kind === 'kubeconfig' ? `--kubeconfig ${wiring.credentials.path}` : 'the in-cluster service account';
     throw new InputError(`cannot load cluster credentials from ${source}: ${error instanceof Error ? error.message : String(error)}`);
@@ -80,14 +99,13 @@ export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: 
     slots: () => wiring.policy().restarts.maxConcurrent,
     leaseDurationSeconds: () => wiring.policy().restarts.leaseDurationSeconds,
     now: wiring.now,
+    // The failed call itself is counted by the counted API (leases.replace).
     onRenewError: (error) => {
-      wiring.metrics.apiErrors.inc({ operation: 'lease.renew' });
       logger.warn('restart slot renewal failed; retried, the slot expires after a lease duration without one', {
         error: error instanceof Error ? error.message : String(error),
       });
     },
     onLost: (slot) => {
-      wiring.metrics.apiErrors.inc({ operation: 'lease.lost' });
       logger.error('restart slot taken by another holder: this agent stalled past its lease duration', { slot });
     },
   });
@@ -96,12 +114,11 @@ export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: 
     node: { name: nodeName, uid },
     ...DEFAULT_EVENT_LIMITS,
     now: wiring.now,
-    onError: (error) => {
-      wiring.metrics.apiErrors.inc({ operation: 'events.create' });
-      logger.warn('event not recorded', {
+    // Failed calls are counted and logged once per operation by the counted API; conflicts are benign.
+    onError: (error) =>
+      logger.debug('event not recorded', {
         error: error instanceof ConflictError ? 'conflict' : error instanceof Error ? error.message : String(error),
-      });
-    },
+      }),
   });
   const workloads = new WorkloadAuditor(
     nodeName,

@@ -67,19 +67,18 @@ export class Daemon {
     );
     this.lastActivity = deps.now();
     this.restarts = new RestartBook(options.restartIntervalMs, options.noRestart, deps.logger);
-    const apiError = (operation: string) => deps.metrics.apiErrors.inc({ operation });
     this.session = new EnforcementSession({
       fs: deps.fs,
       plugins: deps.plugins,
       services: deps.services,
       logger: deps.logger,
       now: deps.now,
-      slots: new RestartSlots(deps.cluster?.semaphore ?? null, deps.logger, options.slotRetryMs, apiError),
+      slots: new RestartSlots(deps.cluster?.semaphore ?? null, deps.logger, options.slotRetryMs),
       held: new RolledBackChanges(deps.fs),
       cluster: deps.cluster ? { configMaps: deps.cluster.api.configMaps, pods: deps.cluster.api.pods } : null,
       disruption: deps.disruption ?? null,
     });
-    this.reporter = new NodeReporter(deps.cluster, deps.logger, apiError);
+    this.reporter = new NodeReporter(deps.cluster, deps.logger);
     this.settings = deps.cluster ? this.clusterSettings(deps.cluster) : null;
   }
 

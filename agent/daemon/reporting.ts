@@ -62,8 +62,6 @@ export class NodeReporter {
   constructor(
     private readonly cluster: ClusterReporting | null,
     private readonly logger: Logger,
-    /** Counts API failures by operation (`kube_harden_api_errors_total`). */
-    private readonly apiError: (operation: string) => void = () => undefined,
   ) {}
 
   applied(result: ApplyResult, causes: ReadonlyMap<string, ChangeCause>): void {
@@ -90,7 +88,6 @@ export class NodeReporter {
     try {
       if (await this.cluster.annotator.report(state, nowMs)) this.logger.info('node state annotated', { state });
     } catch (error) {
-      this.apiError('node.annotate');
       this.logger.warn('node annotation failed', { state, error: error instanceof Error ? error.message : String(error) });
     }
   }

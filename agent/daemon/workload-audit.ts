@@ -41,7 +41,8 @@ export class WorkloadAuditor {
         this.current = pods;
         this.schedule();
       },
-      onError: (error) => deps.logger.warn('pod watch interrupted, listing again', { error: error.message }),
+      // Counted (kube_harden_api_errors_total) and logged once by the counted API; here only for debugging.
+      onError: (error) => deps.logger.debug('pod watch interrupted, listing again', { error: error.message }),
     });
   }
 

@@ -43,6 +43,13 @@ function isKubeProxy(record: PodRecord): boolean {
  * the previous configuration).
  */
 export class KubeProxyRoll {
+  /**
+   * The change this node's kube-proxy was last rolled for. A pod's creationTimestamp has whole seconds
+   * (the API server's clock) while roll-at has milliseconds (the leader's): the pod that replaced the
+   * rolled one in the same second would look older than the change and be rolled again.
+   */
+  private rolledChange: string | null = null;
+
   constructor(private readonly deps: KubeProxyRollDeps) {}
 
   async step(): Promise<void> {
@@ -52,6 +59,8 @@ export class KubeProxyRoll {
     const at = Date.parse(configMap?.annotations[ROLL.at] ?? '');
     if (!configMap || Number.isNaN(at)) return;
     if (!(state === 'rolling' || (state === 'canary' && configMap.annotations[ROLL.canary] === nodeName))) return;
+    const change = configMap.annotations[ROLL.change] ?? null;
+    if (change !== null && change === this.rolledChange) return;
     const mine = (await api.pods.listOnNode(nodeName)).pods.filter(isKubeProxy);
     const stale = mine.find((record) => record.createdMs !== null && record.createdMs < at);
     if (!stale) return;
@@ -64,6 +73,7 @@ export class KubeProxyRoll {
     const annotate = (annotations: Record<string, string>) =>
       session.patchConfigMapAnnotations(policy, KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name, annotations);
     if (problem === null) {
+      this.rolledChange = change;
       if (state === 'canary') await annotate({ [ROLL.state]: 'rolling' });
       this.deps.events.record({
         type: 'Normal',

@@ -14,7 +14,8 @@ export function disruptive(activations: readonly Activation[], restartsNow: bool
 }
 
 /**
- * The cluster-wide restart semaphore as the enforcement session uses it:
+ * The cluster-wide restart semaphore as the enforcement session uses it (failed API calls are counted
+ * in kube_harden_api_errors_total by the counted ClusterApi underneath; here they are logged and said):
  *  - a disruptive activation waits for a slot (none is needed without a cluster);
  *  - the slot is released only once the node proved healthy; a node still unhealthy after its rollback
  *    keeps it, and says so on the slot's Lease, so the rollout stops there, also across agent restarts,
@@ -31,8 +32,6 @@ export class RestartSlots {
     private readonly logger: Logger,
     /** How soon to ask again for a slot when none was free. */
     private readonly slotRetryMs: number,
-    /** Counts API failures by operation (`kube_harden_api_errors_total`). */
-    private readonly apiError: (operation: string) => void,
   ) {}
 
   /** True when this node holds a slot (disrupting, or stuck unhealthy). */
@@ -60,7 +59,6 @@ export class RestartSlots {
         service: this.stuckService,
       });
     } catch (error) {
-      this.apiError('lease.adopt');
       this.logger.warn('cannot check for a restart slot held before start', { error: errorText(error) });
     }
   }
@@ -79,7 +77,6 @@ export class RestartSlots {
       }
       return WAITING_FOR_SLOT;
     } catch (error) {
-      this.apiError('lease.acquire');
       this.logger.warn('restart slot unknown, disruptive changes wait', { rules, error: errorText(error) });
       return SLOT_UNKNOWN;
     }
@@ -97,7 +94,6 @@ export class RestartSlots {
       if (this.stopped) return;
       void this.semaphore!.tryAcquire()
         .catch((error: unknown) => {
-          this.apiError('lease.acquire');
           this.logger.warn('restart slot retry failed', { error: errorText(error) });
           return false;
         })
@@ -120,7 +116,6 @@ export class RestartSlots {
         services: unhealthy,
       });
       await this.semaphore.markStuck(this.stuckService).catch((error: unknown) => {
-        this.apiError('lease.update');
         this.logger.warn('cannot record the stuck node on its slot', { error: errorText(error) });
       });
       return;
@@ -154,7 +149,6 @@ export class RestartSlots {
       this.logger.info('restart slot released', { slot });
     } catch (error) {
       // The slot then expires after one lease duration; nothing else to do.
-      this.apiError('lease.release');
       this.logger.warn('restart slot release failed, it will expire', { slot, error: errorText(error) });
     }
   }

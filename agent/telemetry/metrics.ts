@@ -71,10 +71,10 @@ export class AgentMetrics {
     labelNames: ['rule', 'namespace'],
     registers: [this.registry],
   });
-  /** Kubernetes API calls that failed, by operation (a short static name such as `lease.renew`). */
+  /** Failed Kubernetes API calls by operation (`events.create`, `leases.get`, `pods.watch`...): a static name, never error text. */
   readonly apiErrors = new Counter({
     name: 'kube_harden_api_errors_total',
-    help: 'Kubernetes API calls that failed, per operation; the node keeps hardening meanwhile.',
+    help: 'Kubernetes API calls that failed (refused, unavailable, API missing; conflicts excluded), by operation. The node keeps hardening without them.',
     labelNames: ['operation'],
     registers: [this.registry],
   });

@@ -14,6 +14,8 @@ export interface StandInOptions {
   readonly startDelayMs?: number;
   /** Called at each restart with this node's name (fleet tests track who is disrupted). */
   readonly onRestart?: () => void;
+  /** What the new kubelet does against a real API server once it runs (renew its node Lease, report Ready). */
+  readonly onRunning?: () => Promise<void>;
   /** Called once the new kubelet is up and reporting (or known to have crashed). */
   readonly onSettled?: (healthy: boolean) => void;
 }
@@ -61,6 +63,7 @@ export class StandInKubelet implements ServiceManager {
       api.server.renewNodeLease(api.node, Date.now());
       api.server.putNode(api.node, 'True');
     }
+    await this.options.onRunning?.();
     this.options.onSettled?.(true);
   }
 
