@@ -37,6 +37,6 @@ const code = await runCli(process.argv.slice(2), {
   health: (service, node) => new HttpHealthProbe(healthUrls(service, node?.nodeIp ?? null), 1000, 5000),
   logger: createLogger(level),
   now: () => new Date(),
-  terminal: { isTTY: process.stdout.isTTY === true, columns: process.stdout.columns },
+  terminal: { isTTY: process.stdout.isTTY === true, columns: process.stdout.columns, stderrIsTTY: process.stderr.isTTY === true },
 });
 process.exitCode = code;

@@ -2,6 +2,7 @@ import { RestartSlots } from '../session/restart-slot.js';
 import { EnforcementSession } from '../session/session.js';
 import { COMMON_HELP, EXIT, EXIT_HELP, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
 import type { Command } from './command.js';
+import { withProgress } from './gate-progress.js';
 import { hostRestartGate, loadNode } from './node.js';
 import { applyJson, applyTable } from './render.js';
 
@@ -18,8 +19,9 @@ apply waits for that component's local health endpoint before the next change an
 manifest if it does not come back. Then the services whose configuration changed (the kubelet, the
 k8s snap's services) are restarted through the host's systemd (nsenter into PID 1) and must become
 healthy (kubelet: http://127.0.0.1:10248/healthz) within restarts.healthTimeoutSeconds; otherwise
-every change is rolled back and the service restarted again. Running apply twice changes nothing the
-second time.
+every change is rolled back and the service restarted again. While a gate waits, apply says on stderr
+what it waits for and for how long (one line redrawn on a terminal; one line per stage otherwise).
+Running apply twice changes nothing the second time.
 
   --no-restart           write the changes but do not restart or wait; restarts are reported as
                          pending and the kubelet keeps its old settings until it restarts
@@ -57,7 +59,12 @@ ${EXIT_HELP}`,
       policy: node.policy,
       policyKey: '',
       node,
-      gate: hostRestartGate(node, deps),
+      // What it waits for goes to stderr (stdout keeps the table or the JSON).
+      gate: withProgress(hostRestartGate(node, deps), {
+        write: deps.stderr,
+        isTTY: deps.terminal?.stderrIsTTY === true,
+        now: () => deps.now().getTime(),
+      }),
       noRestart: () => noRestart,
     });
     const result = outcome.result ?? { backupId: null, changes: [], activations: [], blocked: outcome.plan.blocked, ok: true, unhealthy: [] };

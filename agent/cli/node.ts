@@ -3,7 +3,7 @@ import type { OperatorInput } from '../core/observation.js';
 import type { Policy } from '../core/policy.js';
 import { resolveForNode } from '../core/node-pool.js';
 import { restartGate, type RestartGate } from '../node/health-gate.js';
-import { inspectNode, type InspectedNode } from '../node/inspect.js';
+import { inspectNode, readKubeletView, type InspectedNode } from '../node/inspect.js';
 import { readPolicyFile } from '../node/policy-file.js';
 import { ExecPluginProber, type PluginProber } from '../host/cni-plugin.js';
 import type { CommandRunner } from '../host/commands.js';
@@ -90,7 +90,7 @@ export function hostRestartGate(node: LoadedNode, deps: CliDeps): RestartGate {
     fs: node.fs,
     kubeletService: node.ctx.kubelet.service,
     kubeletVisible: node.obs.kubeletProcess !== null,
-    kubeletView: async () => (await inspectNode(node.fs, deps.runner, node.plugins, node.input, node.policy)).ctx.kubelet,
+    kubeletView: () => readKubeletView(node.fs, deps.runner, node.plugins, node.input),
     node: null,
     intervalMs: 1000,
     nodeIp: node.ctx.nodeIp.value,

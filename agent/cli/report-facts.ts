@@ -9,6 +9,8 @@ export interface Terminal {
   readonly isTTY: boolean;
   /** Columns when stdout is a terminal. */
   readonly columns?: number;
+  /** stderr is a terminal (apply's progress while it waits on a health gate redraws one line). */
+  readonly stderrIsTTY?: boolean;
 }
 
 /** Width when stdout is not a terminal (a pipe, a file, CI logs): what most viewers show unwrapped. */

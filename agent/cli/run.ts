@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { Daemon, DEFAULT_DAEMON_TIMING, type DaemonCluster } from '../daemon/daemon.js';
 import { daemonDisruptionGate } from '../cluster/disruption-gate.js';
 import { boundPort, parseListenAddress, serveHttp } from '../daemon/http.js';
+import { disruptionEvent } from '../daemon/reporting.js';
 import { ExecPluginProber } from '../host/cni-plugin.js';
 import { HostFs } from '../host/host-fs.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../telemetry/logger.js';
@@ -133,12 +134,7 @@ ${COMMON_HELP}`,
       env: deps.env,
       metrics,
       logger,
-      onChange: (decision) =>
-        cluster?.events.record(
-          decision.allowed
-            ? { type: 'Normal', reason: 'DisruptionAllowed', message: 'Disruptive changes may go ahead again' }
-            : { type: 'Normal', reason: 'DisruptionHeld', message: `Disruptive changes wait (${decision.state}): ${decision.reason}` },
-        ),
+      onChange: (decision) => cluster?.events.record(disruptionEvent(decision)),
     });
     daemon = new Daemon(
       {

@@ -1,5 +1,4 @@
 import {
-  ApiException,
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -15,13 +14,9 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { POLICY_REPORT_API_VERSION, type ClusterPolicyReport } from '../core/policy-report.js';
 import type { PodLike } from '../rules/workloads/pod-view.js';
 import {
-  ConflictError,
   NotFoundError,
-  ResourceMissingError,
-  type PolicyReportApi,
   type ClusterApi,
   type EventApi,
   type EventRecord,
@@ -36,6 +31,8 @@ import {
   type PodEvent,
   type PodRecord,
 } from './api.js';
+import { translate } from './client-errors.js';
+import { ClientPolicyReports } from './policy-report-client.js';
 
 /**
  * The ClusterApi over @kubernetes/client-node 1.x. This module is imported only by the daemon (through
@@ -44,25 +41,6 @@ import {
 
 /** Where the credentials come from: the pod's service account, or a kubeconfig file. */
 export type ClusterCredentials = { readonly kind: 'in-cluster' } | { readonly kind: 'kubeconfig'; readonly path: string };
-
-/** Translates client-node's ApiException into the seam's errors; anything else keeps its message. */
-function translate(error: unknown, what: string): Error {
-  if (error instanceof ApiException) {
-    if (error.code === 409) return new ConflictError(`${what}: conflict`);
-    if (error.code === 404) return new NotFoundError(`${what}: not found`);
-    const reason = typeof error.body === 'string' ? (safeJson(error.body)?.message ?? '') : '';
-    return new Error(`${what}: HTTP ${error.code}${reason ? `: ${reason}` : ''}`);
-  }
-  return new Error(`${what}: ${error instanceof Error ? error.message : String(error)}`);
-}
-
-function safeJson(text: string): { message?: string } | null {
-  try {
-    return JSON.parse(text) as { message?: string };
-  } catch {
-    return null;
-  }
-}
 
 function ms(date: Date | undefined | null): number | null {
   if (!date) return null;
@@ -363,70 +341,6 @@ class ClientDaemonSets implements DaemonSetApi {
       const translated = translate(error, `daemonset ${namespace}/${name}`);
       if (translated instanceof NotFoundError) return null;
       throw translated;
-    }
-  }
-}
-
-const REPORT_GROUP = POLICY_REPORT_API_VERSION.split('/')[0]!;
-const REPORT_VERSION = POLICY_REPORT_API_VERSION.split('/')[1]!;
-const REPORT_PLURAL = 'clusterpolicyreports';
-
-/**
- * A 404 names the object when the object is missing (Status details.name); without a name the server
- * does not know the resource (no CRD: "the server could not find the requested resource").
- */
-function objectMissing(error: unknown): boolean {
-  if (!(error instanceof ApiException) || error.code !== 404) return false;
-  const body = typeof error.body === 'string' ? safeJson(error.body) : (error.body as { details?: { name?: string } } | null);
-  return typeof (body as { details?: { name?: string } } | null)?.details?.name === 'string';
-}
-
-function translateReport(error: unknown, what: string): Error {
-  if (error instanceof ApiException && error.code === 404 && !objectMissing(error))
-    return new ResourceMissingError(`${what}: the API server does not serve ${REPORT_PLURAL}.${REPORT_GROUP}/${REPORT_VERSION}`);
-  return translate(error, what);
-}
-
-class ClientPolicyReports implements PolicyReportApi {
-  private readonly at = { group: REPORT_GROUP, version: REPORT_VERSION, plural: REPORT_PLURAL };
-
-  constructor(private readonly api: CustomObjectsApi) {}
-
-  async get(name: string): Promise<ClusterPolicyReport | null> {
-    try {
-      return (await this.api.getClusterCustomObject({ ...this.at, name })) as ClusterPolicyReport;
-    } catch (error) {
-      if (objectMissing(error)) return null;
-      throw translateReport(error, `clusterpolicyreport ${name}`);
-    }
-  }
-
-  async create(report: ClusterPolicyReport): Promise<ClusterPolicyReport> {
-    const metadata: { -readonly [K in keyof ClusterPolicyReport['metadata']]?: ClusterPolicyReport['metadata'][K] } = { ...report.metadata };
-    delete metadata.resourceVersion;
-    try {
-      return (await this.api.createClusterCustomObject({ ...this.at, body: { ...report, metadata } })) as ClusterPolicyReport;
-    } catch (error) {
-      throw translateReport(error, `clusterpolicyreport ${report.metadata.name}`);
-    }
-  }
-
-  async replace(report: ClusterPolicyReport): Promise<ClusterPolicyReport> {
-    try {
-      return (await this.api.replaceClusterCustomObject({ ...this.at, name: report.metadata.name, body: report })) as ClusterPolicyReport;
-    } catch (error) {
-      throw translateReport(error, `clusterpolicyreport ${report.metadata.name}`);
-    }
-  }
-
-  async list(): Promise<ClusterPolicyReport[]> {
-    try {
-      const list = (await this.api.listClusterCustomObject({ ...this.at, labelSelector: 'app.kubernetes.io/managed-by=kube-harden' })) as {
-        items?: ClusterPolicyReport[];
-      };
-      return list.items ?? [];
-    } catch (error) {
-      throw translateReport(error, REPORT_PLURAL);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, type ClusterApi } from './api.js';
+import { ConflictError, ResourceMissingError, type ClusterApi } from './api.js';
 
 /**
  * What the agent asks the API server for, as short static names (the `operation` label of
@@ -45,7 +45,7 @@ function counted<A extends unknown[], R>(
 }
 
 /** A missing PolicyReport CRD is a state of the cluster (its own metric), not a failed call. */
-const crdMissing = (error: unknown) => error instanceof NotFoundError;
+const crdMissing = (error: unknown) => error instanceof ResourceMissingError;
 
 /**
  * The same ClusterApi, reporting each failed call to `sink` by operation before the caller handles it.

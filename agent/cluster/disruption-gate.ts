@@ -175,7 +175,9 @@ export class ReportedDisruptionGate implements DisruptionGate {
   async check(nowMs: number): Promise<DisruptionDecision> {
     const decision = await this.gate.check(nowMs);
     this.metrics.recordDisruptionBlocked(decision.allowed ? null : decision.cause);
-    if (!sameDecision(this.last, decision)) {
+    // Nothing held before (the first check, or after clear()) is the same as allowed: only a change of
+    // answer is news, and "allowed" after "allowed" is none.
+    if (!sameDecision(this.last ?? { allowed: true }, decision)) {
       if (decision.allowed) this.logger.info('disruption allowed', {});
       else
         this.logger.info('disruption held', {

@@ -12,6 +12,7 @@ export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
  */
 export function nodeHealthCheck(nodes: NodeApi, leases: LeaseApi, nodeName: string, sinceMs: number): HealthCheck {
   return {
+    describe: `the node Lease ${NODE_LEASE_NAMESPACE}/${nodeName} renewed after the restart and the Node Ready`,
     async check() {
       const lease = await leases.get(NODE_LEASE_NAMESPACE, nodeName);
       if (!lease?.renewTimeMs) return `the node Lease ${NODE_LEASE_NAMESPACE}/${nodeName} was not found or never renewed`;

@@ -1,7 +1,7 @@
 import type { ApplyResult } from '../node/executor.js';
 import { restartGate, type RestartGate } from '../node/health-gate.js';
 import { nodeState } from '../cluster/node-status.js';
-import { inspectNode, type InspectedNode } from '../node/inspect.js';
+import { inspectNode, readKubeletView, type InspectedNode } from '../node/inspect.js';
 import { readPolicyFile } from '../node/policy-file.js';
 import { changeKey } from '../core/plan.js';
 import type { Policy } from '../core/policy.js';
@@ -17,6 +17,8 @@ import { clusterSettingsFor, type ClusterSettings } from '../session/cluster-set
 import type { Finding } from '../core/finding.js';
 import type { DaemonCluster, DaemonDeps, DaemonOptions, ReconcileReason } from './types.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
+import { uncoveredChecks, uncoveredFinding } from '../rules/cis/catalogue.js';
+import { DEFAULT_BENCHMARK } from '../rules/cis/index.js';
 import { distributionLabel } from '../rules/platform/distribution.js';
 
 export { DEFAULT_DAEMON_TIMING, type DaemonCluster, type DaemonDeps, type DaemonOptions, type ReconcileReason } from './types.js';
@@ -241,7 +243,8 @@ export class Daemon {
           rule.evaluation.finding,
       );
       this.deps.metrics.recordFindings(findings);
-      await this.reporter.policyReport(findings, policyHash(this.policyText), this.deps.now());
+      // The report lists the benchmark's checks no rule judges too (skip, with what to check), as audit does.
+      await this.reporter.policyReport([...findings, ...UNCOVERED_CHECKS], policyHash(this.policyText), this.deps.now());
       this.deps.metrics.recordNode(node.obs, distributionLabel(node.ctx.kubelet.distribution));
       const held = this.flap.heldRules(started);
       this.deps.metrics.recordConflicts(
@@ -331,16 +334,8 @@ export class Daemon {
       fs: this.deps.fs,
       kubeletService: node.ctx.kubelet.service,
       kubeletVisible: node.obs.kubeletProcess !== null,
-      kubeletView: async () =>
-        (
-          await inspectNode(
-            this.deps.fs,
-            this.deps.runner,
-            this.deps.plugins,
-            { ...this.options.input, kubeletVersion: this.kubeletVersion },
-            this.policy,
-          )
-        ).ctx.kubelet,
+      kubeletView: () =>
+        readKubeletView(this.deps.fs, this.deps.runner, this.deps.plugins, { ...this.options.input, kubeletVersion: this.kubeletVersion }),
       node: this.deps.cluster?.nodeHealth ?? null,
       intervalMs: this.options.gateIntervalMs,
       nodeIp: node.ctx.nodeIp.value,
@@ -382,6 +377,9 @@ export class Daemon {
     }
   }
 }
+
+/** The default benchmark's checks that no rule judges, as `skip` findings (the same on every node). */
+const UNCOVERED_CHECKS = uncoveredChecks(DEFAULT_BENCHMARK).map((check) => uncoveredFinding(DEFAULT_BENCHMARK, check));
 
 /** How long a stuck node's re-check waits for its gate at each reconcile. */
 const RECHECK_TIMEOUT_MS = 2000;

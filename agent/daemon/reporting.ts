@@ -1,6 +1,7 @@
 import type { ApplyResult } from '../node/executor.js';
 import { changeKey } from '../core/plan.js';
 import type { ChangeCause } from '../session/session.js';
+import type { DisruptionDecision } from '../cluster/disruption-gate.js';
 import type { EventRecorder, NodeEvent } from '../cluster/events.js';
 import type { NodeAnnotator, NodeState } from '../cluster/node-status.js';
 import type { PolicyReportWriter } from '../cluster/policy-reports.js';
@@ -49,6 +50,13 @@ export function applyEvents(result: ApplyResult, causes: ReadonlyMap<string, Cha
       message: `Could not change ${entry.change.path} for ${list(entry.change.rules)}: ${entry.error ?? ''}`,
     });
   return events;
+}
+
+/** The Event for a change of the disruption gate's answer (once per change, not per check). Pure. */
+export function disruptionEvent(decision: DisruptionDecision): NodeEvent {
+  return decision.allowed
+    ? { type: 'Normal', reason: 'DisruptionAllowed', message: 'Disruptive changes may go ahead again' }
+    : { type: 'Normal', reason: 'DisruptionHeld', message: `Disruptive changes wait (${decision.state}): ${decision.reason}` };
 }
 
 /**

@@ -10,6 +10,8 @@ export const HEALTHY: HealthVerdict = { healthy: true };
 export interface HealthProbe {
   /** Resolves healthy once it is, or unhealthy with the reason when `timeoutMs` passes first. */
   waitHealthy(timeoutMs: number): Promise<HealthVerdict>;
+  /** What it waits for, for a person watching (`http://127.0.0.1:10248/healthz answering 200`). */
+  readonly describe?: string;
 }
 
 /** A service's own health endpoint, given what is known of the node (its IP, where an endpoint moves to it). */
@@ -18,6 +20,8 @@ export type ServiceProbes = (service: string, node?: { readonly nodeIp: string |
 /** One condition of a health gate, checked once: null when it holds, else why not. */
 export interface HealthCheck {
   check(): Promise<string | null>;
+  /** What it waits for, for a person watching. */
+  readonly describe?: string;
 }
 
 /** The kubelet's healthz endpoint (healthzBindAddress/healthzPort defaults). */
@@ -44,6 +48,10 @@ function getOnce(url: string, timeoutMs: number): Promise<number> {
  */
 export class HttpHealthProbe implements HealthProbe {
   private readonly urls: readonly string[];
+
+  get describe(): string {
+    return `${this.urls.join(' or ')} answering 200`;
+  }
 
   /** With several URLs (a service whose endpoint may have moved), any one answering 200 is healthy. */
   constructor(
@@ -79,14 +87,22 @@ export class HttpHealthProbe implements HealthProbe {
  * are polled every `intervalMs`; the verdict names the stage that did not come.
  */
 export class StagedHealthProbe implements HealthProbe {
+  /** Told when each stage starts to be waited for (progress for a person watching `apply`). */
+  onStage: ((stage: number, describe: string) => void) | null = null;
+
   constructor(
     private readonly stages: readonly (HealthProbe | HealthCheck)[],
     private readonly intervalMs = 1000,
   ) {}
 
+  get describe(): string {
+    return this.stages.map((stage) => stage.describe ?? 'a health check').join(', then ');
+  }
+
   async waitHealthy(timeoutMs: number): Promise<HealthVerdict> {
     const deadline = Date.now() + timeoutMs;
-    for (const stage of this.stages) {
+    for (const [index, stage] of this.stages.entries()) {
+      this.onStage?.(index, stage.describe ?? 'a health check');
       const verdict =
         'check' in stage ? await pollCheck(stage, deadline, this.intervalMs) : await stage.waitHealthy(Math.max(0, deadline - Date.now()));
       if (!verdict.healthy) return verdict;

@@ -53,6 +53,7 @@ const START_TIME_GRAIN_MS = 1000;
 function kubeletProcessCheck(fs: HostFs, sinceMs: number, view: () => Promise<KubeletView | null>): HealthCheck {
   let expected: KubeletView | null | undefined;
   return {
+    describe: 'a kubelet process started after the restart, running the flags on disk',
     async check() {
       const process = await findKubeletProcess(fs);
       if (!process) return 'no kubelet process is running';

@@ -9,6 +9,7 @@ import { observeNode } from '../host/observe.js';
 import { buildContext, type NodeContext } from '../rules/context.js';
 import { RULES } from '../rules/index.js';
 import { KUBELET_BINARIES } from '../rules/kubelet/layout.js';
+import { resolveKubeletView, type KubeletView } from '../rules/kubelet/settings.js';
 
 /** A node read and judged: what audit, plan, apply and the daemon share. */
 export interface InspectedNode {
@@ -35,4 +36,24 @@ export async function inspectNode(
   });
   const ctx = buildContext(obs, policy);
   return { obs, ctx, evaluated: evaluateRules(RULES, ctx) };
+}
+
+/** The rules that read the kubelet's own files: their targets are the kubelet's configuration. */
+const KUBELET_RULES = RULES.filter((rule) => rule.meta.component === 'kubelet');
+
+/**
+ * The kubelet's configuration as it is on disk now, read on its own (its unit, drop-ins, flag files,
+ * config file and drop-in dir): what a restarted kubelet must be running. The health gate reads this
+ * after the writes, not a whole new inspection of the node.
+ */
+export async function readKubeletView(fs: HostFs, runner: CommandRunner, plugins: PluginProber, input: OperatorInput): Promise<KubeletView> {
+  const obs = await observeNode({
+    fs,
+    runner,
+    input,
+    targets: (partial) => collectTargets(KUBELET_RULES, partial),
+    kubeletBinaries: KUBELET_BINARIES,
+    plugins,
+  });
+  return resolveKubeletView(obs);
 }

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectCluster } from '../../agent/cli/cluster.js';
 import { daemonDisruptionGate } from '../../agent/cluster/disruption-gate.js';
+import { disruptionEvent } from '../../agent/daemon/reporting.js';
 import { Daemon } from '../../agent/daemon/daemon.js';
 import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
 import { HostFs } from '../../agent/host/host-fs.js';
@@ -118,6 +119,7 @@ export async function simulatedNode(
         env: {},
         metrics,
         logger,
+        onChange: (decision) => cluster.events.record(disruptionEvent(decision)),
       }),
     },
   );

@@ -83,8 +83,10 @@ describe('CIS 1.1 / 4.1 file permissions on a kubeadm control-plane node', () =>
     // Exit 1: the two control-plane rules held back on purpose (kubelet CA, anonymous auth) stay failing.
     expect(await runCli(['audit', '--output', 'json', '--host-root', root], audit.deps)).to.equal(1);
     const results = JSON.parse(audit.stdout()).results as Array<{ id: string; status: string }>;
+    // And encryption at rest, which is judged but audit only (no EncryptionConfiguration on this node).
     expect(results.filter((result) => result.status === 'fail').map((result) => result.id)).to.deep.equal([
       'apiserver.kubelet-certificate-authority',
+      'apiserver.encryption-at-rest',
       'apiserver.anonymous-auth',
     ]);
     const finding = results.find((result) => result.id === 'files.control-plane-permissions') as unknown as { status: string; message: string };

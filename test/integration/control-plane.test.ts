@@ -81,6 +81,8 @@ describe('control-plane flags on a kubeadm control plane', () => {
     const health = new FakeHealthProbe([true]);
     const { out, harness } = await cli(['apply', '--output', 'json'], root, health);
     const restarts = JSON.parse(out).restarts as Array<{ service: string; result: string }>;
+    // While it waits it says what for, on stderr (stdout stays JSON).
+    expect(harness.err.join('')).to.match(/^waiting for static-pod\/kube-apiserver: .*\nstatic-pod\/kube-apiserver healthy after \d+s\n/m);
     expect(restarts.filter((restart) => restart.service.startsWith('static-pod/')).every((restart) => restart.result === 'restarted')).to.equal(true);
     expect(harness.services.restarts).to.deep.equal(['kubelet']);
     // One health wait per component manifest, plus the kubelet's.

@@ -40,7 +40,11 @@ function pidsExpected(json: string): string {
 
 describe('node pools: policy overrides chosen by the node labels', () => {
   after(cleanupTempDirs);
-  const policy = poolPolicy();
+  // Written when the suite runs: another suite's cleanup removes every temp dir made before it.
+  let policy: string;
+  before(() => {
+    policy = poolPolicy();
+  });
 
   it('audit --node-labels: a matching node is judged with its pool values, prints the override, others get the defaults', async () => {
     const root = copyFixture('kubeadm-worker');

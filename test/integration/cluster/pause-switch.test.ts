@@ -1,6 +1,9 @@
 import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FakeApiServer } from '../../fakes/fake-api-server.js';
 import { fleetHooks, simulatedNode, writeFleetPolicy } from '../../helpers/fleet.js';
+import { tempDir } from '../../helpers/host.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const PAUSE = 'kube-harden.io/paused';
@@ -58,5 +61,44 @@ describe('fleet: the pause switch holds a rollout after the node in progress', f
     await waitFor(() => order.length === 5, 30_000, 'the rollout resumed');
     await waitFor(() => fleet.nodes.every((node) => state(fleet.server, node.name) === 'compliant'), 20_000, 'every node compliant');
     expect(new Set(order).size).to.equal(5);
+  });
+
+  it('a blocking pod on the node holds its kubelet restart, and the node says why; when the pod is gone it goes ahead', async () => {
+    const policy = path.join(tempDir('kh-policy-'), 'policy.yaml');
+    writeFileSync(
+      policy,
+      [
+        'apiVersion: kube-harden.io/v1alpha1',
+        'kind: HardeningPolicy',
+        'mode: enforce',
+        'restarts:',
+        '  maxConcurrent: 1',
+        '  healthTimeoutSeconds: 10',
+        '  leaseDurationSeconds: 5',
+        '  blockers: { podSelector: "kube-harden.io/block-restarts=true" }',
+        '',
+      ].join('\n'),
+    );
+    const restarts: string[] = [];
+    const node = await simulatedNode(fleet.server, 'batch-node', policy, { onRestart: () => restarts.push('kubelet') });
+    fleet.nodes.push(node);
+    fleet.server.putPod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'nightly-etl', namespace: 'jobs', labels: { 'kube-harden.io/block-restarts': 'true' } },
+      spec: { nodeName: 'batch-node', containers: [{ name: 'etl', image: 'etl' }] },
+      status: { phase: 'Running' },
+    });
+    await node.daemon.start();
+    expect(restarts).to.deep.equal([]);
+    expect(state(fleet.server, 'batch-node')).to.equal('blocked');
+    const held = (fleet.server.list('events', 'default') as unknown as { reason: string; message: string }[]).find(
+      (event) => event.reason === 'DisruptionHeld',
+    );
+    expect(held?.message ?? '', 'the Event says why').to.contain('nightly-etl');
+    fleet.server.objects.delete('pods/jobs/nightly-etl');
+    node.daemon.trigger('poll');
+    await waitFor(() => restarts.length === 1, 10_000, 'the restart once the pod is gone');
+    await waitFor(() => state(fleet.server, 'batch-node') === 'compliant', 10_000, 'compliant');
   });
 });
