@@ -66,8 +66,17 @@ export class KubeProxyRoll {
     if (!stale) return;
     logger.info('rolling kube-proxy on this node', { pod: stale.pod.metadata.name, canary: state === 'canary' });
     const policy = this.deps.policy();
-    const problem = await session.rollPod(policy, 'kube-proxy', stale.pod.metadata, (deletedAt) =>
-      this.waitReady(deletedAt, stale.pod.metadata.name),
+    // The roll may be halted (or the change replaced) while this node waits for a slot: ask again once held.
+    const stillWanted = async () => {
+      const now = await api.configMaps.get(KUBE_PROXY_CONFIGMAP.namespace, KUBE_PROXY_CONFIGMAP.name);
+      return now?.annotations[ROLL.state] === state && now.annotations[ROLL.change] === configMap.annotations[ROLL.change];
+    };
+    const problem = await session.rollPod(
+      policy,
+      'kube-proxy',
+      stale.pod.metadata,
+      (deletedAt) => this.waitReady(deletedAt, stale.pod.metadata.name),
+      stillWanted,
     );
     if (problem === 'audit' || problem === 'waiting') return; // audit mode, or another node is disrupted: the next step tries again
     const annotate = (annotations: Record<string, string>) =>

@@ -187,6 +187,7 @@ export class EnforcementSession {
       rules: [],
       changes: [],
     };
+    if ((await this.disruptionAllowed([activation])).held) return 'waiting';
     if ((await this.deps.slots.admit([activation])) !== null) {
       this.deps.slots.waitForSlot(onSlotFree);
       return 'waiting';
@@ -227,6 +228,8 @@ export class EnforcementSession {
     service: string,
     pod: { readonly namespace: string; readonly name: string },
     ready: (deletedAtMs: number) => Promise<string | null>,
+    /** Asked again once the slot is held: the roll may have been halted while this node waited for it. */
+    stillWanted: () => Promise<boolean> = async () => true,
   ): Promise<'audit' | 'waiting' | string | null> {
     if (policy.mode !== 'enforce' || !this.deps.cluster) return 'audit';
     const activation = {
@@ -238,7 +241,12 @@ export class EnforcementSession {
       rules: [],
       changes: [],
     };
+    if ((await this.disruptionAllowed([activation])).held) return 'waiting';
     if ((await this.deps.slots.admit([activation])) !== null) return 'waiting';
+    if (!(await stillWanted())) {
+      await this.deps.slots.settle([]);
+      return 'waiting';
+    }
     const deletedAt = this.deps.now();
     let problem: string | null;
     try {
