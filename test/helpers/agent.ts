@@ -6,9 +6,13 @@ import { TEST_PLUGIN_DIR } from './prerequisites.js';
 
 export const MAIN = path.join(REPO, 'dist/agent/main.js');
 
-/** A loopback port unlikely to collide with another test run (no fixed ports in tests). */
+/**
+ * A loopback port unlikely to collide with another test run (no fixed ports in tests), below Linux's
+ * ephemeral range (32768-60999): an outgoing connection's local port there made a listener fail with
+ * EADDRINUSE in CI.
+ */
 export function randomPort(): number {
-  return 20000 + Math.floor(Math.random() * 30000);
+  return 10000 + Math.floor(Math.random() * 22000);
 }
 
 /** `kube-harden run` arguments for a host root and a metrics port on loopback. */

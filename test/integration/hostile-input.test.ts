@@ -92,6 +92,9 @@ function identity(file: string): string {
 
 const STACK = /\n\s+at .+(:\d+:\d+|\(node:)/;
 
+/** Longer than any case takes on a loaded 2-core machine (deep nesting: 6.2 s in CI), far shorter than a hang. */
+const HANG_GUARD_MS = 20_000;
+
 describe('hostile input: every format the agent reads', function () {
   this.timeout(300_000);
   after(cleanupTempDirs);
@@ -138,7 +141,9 @@ describe('hostile input: every format the agent reads', function () {
         } catch (error) {
           problems.push(`${label}: threw ${(error as Error).message}`);
         }
-        if (Date.now() - started > 5000) problems.push(`${label}: took ${Date.now() - started} ms`);
+        // A hang guard, not a speed test (speed is measured by npm run bench): a case that never ends
+        // fails here; a slow one on a loaded machine does not.
+        if (Date.now() - started > HANG_GUARD_MS) problems.push(`${label}: took ${Date.now() - started} ms`);
       }
     expect(problems).to.deep.equal([]);
     expect(refused).to.be.greaterThan(20); // policies refused whole (exit 2), at least
