@@ -1,12 +1,11 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { createDisruptionGate, ReportedDisruptionGate } from '../../agent/cluster/disruption-gate.js';
 import type { AlertSource } from '../../agent/cluster/prometheus-alerts.js';
 import { silentLogger } from '../../agent/telemetry/logger.js';
 import { FakeServiceManager } from '../fakes/fake-service-manager.js';
 import { metric, startDaemon } from '../helpers/daemon.js';
-import { cleanupTempDirs, copyFixture, read, tempDir } from '../helpers/host.js';
+import { cleanupTempDirs, copyFixture, read } from '../helpers/host.js';
+import { writePolicyFile } from '../helpers/policy.js';
 
 const noAlerts: AlertSource = { alerts: async () => [] };
 
@@ -21,18 +20,7 @@ describe('maintenance windows through the enforcement session (fake clock)', fun
 
   it('a restart due at 14:00 with a 02:00-04:00 window waits, and happens at 02:00', async () => {
     const root = copyFixture('kubeadm-worker');
-    const policy = path.join(tempDir('kh-policy-'), 'policy.yaml');
-    writeFileSync(
-      policy,
-      [
-        'apiVersion: kube-harden.io/v1alpha1',
-        'kind: HardeningPolicy',
-        'restarts:',
-        '  windows:',
-        '    - { start: "02:00", end: "04:00", timeZone: UTC }',
-        '',
-      ].join('\n'),
-    );
+    const policy = writePolicyFile(['restarts:', '  windows:', '    - { start: "02:00", end: "04:00", timeZone: UTC }']);
     const clock = { now: Date.parse('2026-12-01T14:00:00Z') };
     const services = new FakeServiceManager();
     const { daemon, metrics } = await startDaemon(root, {

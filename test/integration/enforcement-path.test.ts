@@ -11,8 +11,9 @@ import { MAIN, httpGet, randomPort } from '../helpers/agent.js';
 import { metric, startDaemon } from '../helpers/daemon.js';
 import { TEST_PLUGIN_DIR } from '../helpers/prerequisites.js';
 import { simulatedNode } from '../helpers/fleet.js';
-import { cleanupTempDirs, copyFixture, read, snapshotTree, tempDir, testCli } from '../helpers/host.js';
+import { cleanupTempDirs, copyFixture, read, snapshotTree, testCli } from '../helpers/host.js';
 import { kubeSystem } from '../helpers/kube-system.js';
+import { writePolicyFile } from '../helpers/policy.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 /** Per-service probes that count their gates; `unhealthy` services never pass. */
@@ -32,12 +33,6 @@ function countingProbes(unhealthy: readonly string[]): { probes: ServiceProbes; 
   };
 }
 
-function policyFile(lines: readonly string[]): string {
-  const file = path.join(tempDir('kh-policy-'), 'policy.yaml');
-  writeFileSync(file, ['apiVersion: kube-harden.io/v1alpha1', 'kind: HardeningPolicy', ...lines, ''].join('\n'));
-  return file;
-}
-
 describe('one enforcement path (issue 14)', function () {
   this.timeout(60_000);
   afterEach(cleanupTempDirs);
@@ -48,7 +43,7 @@ describe('one enforcement path (issue 14)', function () {
     const node = await simulatedNode(
       server,
       'cp-1',
-      policyFile(['mode: audit']),
+      writePolicyFile(['mode: audit']),
       {},
       { fixture: 'kubeadm-control-plane', kubeletVersion: 'v1.29.10' },
     );
@@ -81,7 +76,7 @@ describe('one enforcement path (issue 14)', function () {
   it('/healthz answers within a second of start while the first reconcile waits on a failing health gate', async () => {
     const root = copyFixture('kubeadm-worker');
     const port = randomPort();
-    const policy = policyFile(['mode: enforce', 'restarts: { healthTimeoutSeconds: 20 }']);
+    const policy = writePolicyFile(['mode: enforce', 'restarts: { healthTimeoutSeconds: 20 }']);
     const agent = spawn(process.execPath, [MAIN, 'run', '--host-root', root, '--metrics-address', `127.0.0.1:${port}`, '--policy', policy], {
       env: {
         PATH: process.env.PATH ?? '',
@@ -152,7 +147,7 @@ describe('one enforcement path (issue 14)', function () {
   it('a policy value is judged, not only the presence of a setting (EventRateLimit qps)', async () => {
     const root = copyFixture('kubeadm-control-plane');
     await runCli(['apply', '--host-root', root], testCli().deps);
-    const strict = policyFile(['rules:', '  apiserver.event-rate-limit: { value: { limits: [{ type: Server, qps: 1, burst: 5 }] } }']);
+    const strict = writePolicyFile(['rules:', '  apiserver.event-rate-limit: { value: { limits: [{ type: Server, qps: 1, burst: 5 }] } }']);
     const audit = testCli();
     await runCli(['audit', '--host-root', root, '--policy', strict, '--output', 'json'], audit.deps);
     const finding = (JSON.parse(audit.stdout()) as { results: { id: string; status: string; expected: string; actual: string }[] }).results.find(
@@ -224,7 +219,7 @@ describe('one enforcement path (issue 14)', function () {
 
   it('a change made after a policy change is not drift; a tampered file is', async () => {
     const root = copyFixture('kubeadm-worker');
-    const policy = policyFile(['mode: enforce']);
+    const policy = writePolicyFile(['mode: enforce']);
     const { daemon, metrics } = await startDaemon(root, { policyFile: policy, pollMs: 100 });
     const drift = () => metric(metrics, /kube_harden_drift_corrections_total\{rule="kubelet.pod-pids-limit"\} (\d+)/);
     try {

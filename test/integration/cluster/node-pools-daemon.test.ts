@@ -1,9 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { expect } from 'chai';
 import type { ClusterPolicyReport } from '../../../agent/core/policy-report.js';
 import { fleetHooks, simulatedNode } from '../../helpers/fleet.js';
-import { read, tempDir } from '../../helpers/host.js';
+import { read } from '../../helpers/host.js';
+import { writePolicyFile } from '../../helpers/policy.js';
 
 function podPidsLimit(root: string): string | null {
   return /^podPidsLimit: (\d+)$/m.exec(read(root, '/var/lib/kubelet/config.yaml'))?.[1] ?? null;
@@ -14,22 +13,15 @@ describe('node pools end to end: the daemon reads its Node labels', function () 
   const fleet = fleetHooks();
 
   it('a matching node enforces its pool value, the others the default; a node relabelled out of the pool follows at the next resync', async () => {
-    const policy = path.join(tempDir('kh-policy-'), 'policy.yaml');
-    writeFileSync(
-      policy,
-      [
-        'apiVersion: kube-harden.io/v1alpha1',
-        'kind: HardeningPolicy',
-        'mode: enforce',
-        'restarts: { maxConcurrent: 2, healthTimeoutSeconds: 30, leaseDurationSeconds: 60 }',
-        'overrides:',
-        '  - name: inference',
-        '    nodeSelector: { matchLabels: { pool: inference } }',
-        '    rules:',
-        '      kubelet.pod-pids-limit: { value: 16384 }',
-        '',
-      ].join('\n'),
-    );
+    const policy = writePolicyFile([
+      'mode: enforce',
+      'restarts: { maxConcurrent: 2, healthTimeoutSeconds: 30, leaseDurationSeconds: 60 }',
+      'overrides:',
+      '  - name: inference',
+      '    nodeSelector: { matchLabels: { pool: inference } }',
+      '    rules:',
+      '      kubelet.pod-pids-limit: { value: 16384 }',
+    ]);
     const gpu = await simulatedNode(fleet.server, 'gpu-1', policy, {}, { internalIP: '10.0.0.11' });
     const cpu = await simulatedNode(fleet.server, 'cpu-1', policy, {}, { internalIP: '10.0.0.12' });
     fleet.nodes.push(gpu, cpu);

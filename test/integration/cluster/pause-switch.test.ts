@@ -1,9 +1,7 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { FakeApiServer } from '../../fakes/fake-api-server.js';
 import { fleetHooks, simulatedNode, writeFleetPolicy } from '../../helpers/fleet.js';
-import { tempDir } from '../../helpers/host.js';
+import { writePolicyFile } from '../../helpers/policy.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const PAUSE = 'kube-harden.io/paused';
@@ -64,21 +62,14 @@ describe('fleet: the pause switch holds a rollout after the node in progress', f
   });
 
   it('a blocking pod on the node holds its kubelet restart, and the node says why; when the pod is gone it goes ahead', async () => {
-    const policy = path.join(tempDir('kh-policy-'), 'policy.yaml');
-    writeFileSync(
-      policy,
-      [
-        'apiVersion: kube-harden.io/v1alpha1',
-        'kind: HardeningPolicy',
-        'mode: enforce',
-        'restarts:',
-        '  maxConcurrent: 1',
-        '  healthTimeoutSeconds: 10',
-        '  leaseDurationSeconds: 5',
-        '  blockers: { podSelector: "kube-harden.io/block-restarts=true" }',
-        '',
-      ].join('\n'),
-    );
+    const policy = writePolicyFile([
+      'mode: enforce',
+      'restarts:',
+      '  maxConcurrent: 1',
+      '  healthTimeoutSeconds: 10',
+      '  leaseDurationSeconds: 5',
+      '  blockers: { podSelector: "kube-harden.io/block-restarts=true" }',
+    ]);
     const restarts: string[] = [];
     const node = await simulatedNode(fleet.server, 'batch-node', policy, { onRestart: () => restarts.push('kubelet') });
     fleet.nodes.push(node);
