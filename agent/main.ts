@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { runCli } from './cli/index.js';
-import { ExecaCommandRunner } from './host/commands.js';
+import { ProcessCommandRunner } from './host/commands.js';
 import { HttpHealthProbe, KUBELET_HEALTHZ_URL } from './host/health.js';
 import { DEFAULT_NSENTER_PREFIX, SystemdServiceManager } from './host/service-manager.js';
 import { COMPONENTS, staticPodService } from './rules/control-plane/components.js';
@@ -10,7 +10,7 @@ import { LOG_LEVELS, createLogger, type LogLevel } from './telemetry/logger.js';
 // Composition root: real adapters only here. KUBE_HARDEN_SERVICE_PREFIX replaces the nsenter prefix
 // (space-separated) for hosts where the agent already runs in the host's namespaces.
 const env = process.env;
-const runner = new ExecaCommandRunner();
+const runner = new ProcessCommandRunner();
 const level = (LOG_LEVELS as readonly string[]).includes(env.KUBE_HARDEN_LOG_LEVEL ?? '') ? (env.KUBE_HARDEN_LOG_LEVEL as LogLevel) : 'warn';
 const prefix = env.KUBE_HARDEN_SERVICE_PREFIX !== undefined ? env.KUBE_HARDEN_SERVICE_PREFIX.split(' ').filter(Boolean) : DEFAULT_NSENTER_PREFIX;
 

@@ -12,7 +12,7 @@ import { inspectNode } from '../../agent/node/inspect.js';
 import { defaultPolicy } from '../../agent/core/policy.js';
 import { Daemon } from '../../agent/daemon/daemon.js';
 import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
-import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { ProcessCommandRunner } from '../../agent/host/commands.js';
 import { HEALTHY } from '../../agent/host/health.js';
 import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
@@ -56,7 +56,7 @@ function cliWallTimes(args: string[], fixtures: string[], runs: number, fresh: b
 async function inProcessReconcile(runs: number): Promise<number[]> {
   const root = host('kubeadm-control-plane', 'cni-flannel');
   const fs = new HostFs(await HostRoot.open(root));
-  const runner = new ExecaCommandRunner();
+  const runner = new ProcessCommandRunner();
   const plugins = new ExecPluginProber(fs, runner, pluginDir);
   const policy = defaultPolicy(RULE_VALUE_SPECS);
   const input = { nodeName: 'bench', nodeIp: null, nodeIpSource: null, kubeletVersion: 'v1.31.4', pluginDir };
@@ -74,7 +74,7 @@ const noRestarts: ServiceManager = { restart: async () => undefined };
 async function driftLatency(tampers: number): Promise<number[]> {
   const root = host('kubeadm-worker', 'cni-flannel');
   const fs = new HostFs(await HostRoot.open(root));
-  const runner = new ExecaCommandRunner();
+  const runner = new ProcessCommandRunner();
   const daemon = new Daemon(
     {
       policyFile: null,

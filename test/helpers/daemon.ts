@@ -1,6 +1,6 @@
 import { Daemon } from '../../agent/daemon/daemon.js';
 import { ExecPluginProber, type PluginProber } from '../../agent/host/cni-plugin.js';
-import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { ProcessCommandRunner } from '../../agent/host/commands.js';
 import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
 import type { HealthProbe, ServiceProbes } from '../../agent/host/health.js';
@@ -33,7 +33,7 @@ export async function startDaemon(
   } = {},
 ) {
   const fs = new HostFs(await HostRoot.open(root));
-  const runner = new ExecaCommandRunner();
+  const runner = new ProcessCommandRunner();
   const metrics = new AgentMetrics('test');
   const services = options.services ?? new FakeServiceManager();
   const daemon: Daemon = new Daemon(

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliDeps } from '../../agent/cli/node.js';
 import type { Terminal } from '../../agent/cli/report-facts.js';
-import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { ProcessCommandRunner } from '../../agent/host/commands.js';
 import { silentLogger } from '../../agent/telemetry/logger.js';
 import { FakeHealthProbe } from '../fakes/fake-health.js';
 import { FakeServiceManager } from '../fakes/fake-service-manager.js';
@@ -88,7 +88,7 @@ export function testCli(
       env: options.env ?? {},
       stdout: (text) => out.push(text),
       stderr: (text) => err.push(text),
-      runner: new ExecaCommandRunner(),
+      runner: new ProcessCommandRunner(),
       services: () => services,
       health: () => health,
       logger: silentLogger(),

@@ -7,7 +7,7 @@ import { buildPlan } from '../../agent/core/planner.js';
 import { defaultPolicy } from '../../agent/core/policy.js';
 import { BackupStore } from '../../agent/host/backups.js';
 import { ExecPluginProber } from '../../agent/host/cni-plugin.js';
-import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { ProcessCommandRunner } from '../../agent/host/commands.js';
 import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
 import { RULE_VALUE_SPECS } from '../../agent/rules/index.js';
@@ -19,7 +19,7 @@ import { cleanupTempDirs, copyFixture, read } from '../helpers/host.js';
 /** Plans a kubeadm worker, then lets the test change the host before the plan is executed. */
 async function planThenExecute(root: string, between: () => void) {
   const fs = new HostFs(await HostRoot.open(root));
-  const runner = new ExecaCommandRunner();
+  const runner = new ProcessCommandRunner();
   const plugins = new ExecPluginProber(fs, runner, '/nonexistent');
   const policy = defaultPolicy(RULE_VALUE_SPECS);
   const input = { nodeName: 'n', nodeIp: null, nodeIpSource: null, kubeletVersion: null, pluginDir: '/nonexistent' };

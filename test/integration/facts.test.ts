@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { ProcessCommandRunner } from '../../agent/host/commands.js';
 import { detectKubeletVersion, findKubeletProcess, lsmFacts } from '../../agent/host/facts.js';
 import { HostFs } from '../../agent/host/host-fs.js';
 import { HostRoot } from '../../agent/host/host-root.js';
@@ -34,7 +34,7 @@ describe('host facts', () => {
       argv: ['/opt/k8s/bin/kubelet', '--config=/var/lib/kubelet/config.yaml'],
       startedAtMs: 1_790_000_000_000 + 123_450,
     });
-    const version = await detectKubeletVersion(fs, new ExecaCommandRunner(), null, process, ['/usr/bin/kubelet']);
+    const version = await detectKubeletVersion(fs, new ProcessCommandRunner(), null, process, ['/usr/bin/kubelet']);
     expect(version).to.include({ major: 1, minor: 33, patch: 1, source: '/opt/k8s/bin/kubelet --version' });
   });
 

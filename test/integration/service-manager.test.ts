@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ExecaCommandRunner } from '../../agent/host/commands.js';
+import { ProcessCommandRunner } from '../../agent/host/commands.js';
 import { DEFAULT_NSENTER_PREFIX, ServiceRestartError, SystemdServiceManager } from '../../agent/host/service-manager.js';
 import { cleanupTempDirs, tempDir } from '../helpers/host.js';
 
@@ -38,7 +38,7 @@ describe('SystemdServiceManager through nsenter', function () {
   it('restarts the unit in the namespaces of PID 1', async () => {
     const { dir, log } = stand_in(0);
     const prefix = ['env', `PATH=${dir}:${process.env.PATH}`, 'unshare', '--pid', '--fork', '--mount-proc', ...DEFAULT_NSENTER_PREFIX];
-    await new SystemdServiceManager(new ExecaCommandRunner(), prefix).restart('kubelet');
+    await new SystemdServiceManager(new ProcessCommandRunner(), prefix).restart('kubelet');
     const [pid, ...args] = readFileSync(log, 'utf8').trim().split(' ');
     expect(args).to.deep.equal(['restart', 'kubelet']);
     // The stand-in ran inside the new PID namespace (low PID), i.e. through nsenter --target 1.
@@ -49,7 +49,7 @@ describe('SystemdServiceManager through nsenter', function () {
     const { dir } = stand_in(1);
     const prefix = ['env', `PATH=${dir}:${process.env.PATH}`, 'unshare', '--pid', '--fork', '--mount-proc', ...DEFAULT_NSENTER_PREFIX];
     try {
-      await new SystemdServiceManager(new ExecaCommandRunner(), prefix).restart('snap.k8s.kubelet');
+      await new SystemdServiceManager(new ProcessCommandRunner(), prefix).restart('snap.k8s.kubelet');
       expect.fail('should throw');
     } catch (error) {
       expect(error).to.be.instanceOf(ServiceRestartError);
@@ -59,7 +59,7 @@ describe('SystemdServiceManager through nsenter', function () {
 
   it('refuses service names that are not unit names', async () => {
     try {
-      await new SystemdServiceManager(new ExecaCommandRunner(), []).restart('kubelet; reboot');
+      await new SystemdServiceManager(new ProcessCommandRunner(), []).restart('kubelet; reboot');
       expect.fail('should throw');
     } catch (error) {
       expect(String(error)).to.contain('refusing');
