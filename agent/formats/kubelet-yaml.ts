@@ -1,5 +1,7 @@
 import { isMap, isNode, isScalar, isSeq, parseDocument, type Document, type Node, type ToStringOptions, type YAMLMap } from 'yaml';
 import { FormatError } from './env-file.js';
+import { deepFreeze, memoizeParse } from './parse-memo.js';
+import { plainValue } from './yaml-read.js';
 
 /**
  * KubeletConfiguration files (config.yaml and `--config-dir` drop-ins), edited through the `yaml`
@@ -11,29 +13,43 @@ import { FormatError } from './env-file.js';
 
 export const KUBELET_CONFIG_KIND = 'KubeletConfiguration';
 
+/** A kubelet config read for judging: plain, frozen values (shared by every rule that reads the file). */
 export interface ParsedKubeletConfig {
-  readonly doc: Document;
+  readonly value: Readonly<Record<string, unknown>>;
 }
 
 /**
- * Parses a kubelet config. Duplicate keys are an error (the kubelet's strict decoder rejects them and
- * its lenient fallback keeps an arbitrary one), as is anything but a mapping or another `kind`.
+ * The Document of a kubelet config, for an edit. Duplicate keys are an error (the kubelet's strict
+ * decoder rejects them and its lenient fallback keeps an arbitrary one), as is anything but a mapping
+ * or another `kind`.
  */
-export function parseKubeletConfig(text: string): ParsedKubeletConfig {
+function parseKubeletDocument(text: string): Document {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, keepSourceTokens: false });
   const error = doc.errors[0];
   if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
   if (doc.contents !== null && !isMap(doc.contents)) throw new FormatError('a KubeletConfiguration must be a YAML mapping', 1);
   const kind = doc.get('kind');
   if (kind !== undefined && kind !== KUBELET_CONFIG_KIND) throw new FormatError(`kind is "${String(kind)}", expected ${KUBELET_CONFIG_KIND}`);
-  return { doc };
+  return doc;
 }
+
+/**
+ * Parses a kubelet config for reading, with the same checks as an edit. Each distinct text is parsed
+ * once per process (judging builds no Document per rule; see parse-memo.ts).
+ */
+export const parseKubeletConfig = memoizeParse((text: string): ParsedKubeletConfig => {
+  const doc = parseKubeletDocument(text);
+  return { value: deepFreeze(plainValue(doc) ?? {}) as Record<string, unknown> };
+});
 
 /** The value at `path` as plain JS (undefined when absent). */
 export function getConfigValue(config: ParsedKubeletConfig, path: readonly string[]): unknown {
-  const node = config.doc.getIn(path, true);
-  if (node === undefined || node === null) return undefined;
-  return typeof node === 'object' && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : node;
+  let value: unknown = config.value;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
 /** Serialization options that reproduce the file's own list style (kubeadm writes `- x` unindented). */
@@ -83,7 +99,7 @@ function carryOver(existing: unknown, next: Node): void {
 
 /** Returns `text` with `path` set to `value` (intermediate mappings are created). */
 export function setConfigValue(text: string, path: readonly string[], value: unknown): string {
-  const { doc } = parseKubeletConfig(text);
+  const doc = parseKubeletDocument(text);
   if (doc.contents === null) doc.contents = doc.createNode({});
   for (let depth = 1; depth < path.length; depth++) {
     const parent = doc.getIn(path.slice(0, depth), true);
@@ -133,7 +149,7 @@ function placeSorted(map: YAMLMap, key: string): void {
 
 /** Returns `text` without `path`; unchanged when absent. Empty parent mappings are left in place. */
 export function deleteConfigValue(text: string, path: readonly string[]): string {
-  const { doc } = parseKubeletConfig(text);
+  const doc = parseKubeletDocument(text);
   if (!doc.hasIn(path)) return text;
   doc.deleteIn(path);
   return render(doc, text);

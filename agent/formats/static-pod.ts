@@ -1,5 +1,7 @@
 import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLSeq } from 'yaml';
 import { FormatError } from './env-file.js';
+import { deepFreeze, memoizeParse } from './parse-memo.js';
+import { plainValue } from './yaml-read.js';
 
 /**
  * Static pod manifests (kubeadm's /etc/kubernetes/manifests/*.yaml). Flags live in the component
@@ -7,14 +9,21 @@ import { FormatError } from './env-file.js';
  * yaml Document API, so probes, volumes, annotations and comments stay as they were.
  */
 
-/** A parsed manifest and the index of the component's container. */
+/** A manifest read for judging: plain, frozen values, shared by every rule that reads it. */
 export interface StaticPod {
-  readonly doc: Document;
+  /** The whole Pod as plain values. */
+  readonly pod: Readonly<Record<string, unknown>>;
   readonly container: number;
   /** `--name=value` flags of the container command, in order (a bare `--flag` has value `true`). */
   readonly flags: ReadonlyArray<{ readonly name: string; readonly value: string }>;
   /** The image tag's version, e.g. `v1.31.4` from `registry.k8s.io/kube-apiserver:v1.31.4`. */
   readonly imageTag: string | null;
+}
+
+/** A manifest's Document for an edit, and the index of the component's container. */
+interface EditablePod {
+  readonly doc: Document;
+  readonly container: number;
 }
 
 function commandSeq(doc: Document, container: number): YAMLSeq {
@@ -23,25 +32,54 @@ function commandSeq(doc: Document, container: number): YAMLSeq {
   return seq;
 }
 
-/** Parses a manifest and finds the container named `containerName` (else the only container). */
-export function parseStaticPod(text: string, containerName: string): StaticPod {
+function parsePodDocument(text: string): Document {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const error = doc.errors[0];
   if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
   if (!isMap(doc.contents) || doc.get('kind') !== 'Pod') throw new FormatError('not a Pod manifest (kind: Pod)', 1);
+  return doc;
+}
+
+/** The container named `containerName` (else the only container) among the Pod's plain containers. */
+function containerIndex(containers: unknown, containerName: string): number {
+  if (!Array.isArray(containers) || containers.length === 0) throw new FormatError('spec.containers is missing or empty');
+  const names = containers.map((item: unknown) => (item !== null && typeof item === 'object' ? String((item as { name?: unknown }).name) : ''));
+  const container = names.includes(containerName) ? names.indexOf(containerName) : names.length === 1 ? 0 : -1;
+  if (container < 0) throw new FormatError(`no container named ${containerName}`);
+  return container;
+}
+
+/** The whole manifest as plain values, parsed once per distinct text (FormatError when it is not a Pod). */
+export const readPod = memoizeParse((text: string) => deepFreeze(plainValue(parsePodDocument(text)) as Record<string, unknown>));
+
+/** Parses a manifest (once per distinct text) and finds the container named `containerName` (else the only container). */
+export function parseStaticPod(text: string, containerName: string): StaticPod {
+  const pod = readPod(text);
+  const spec = (pod.spec ?? null) as { containers?: unknown } | null;
+  const containers = spec?.containers;
+  const container = containerIndex(containers, containerName);
+  const entry = (containers as unknown[])[container] as { command?: unknown; image?: unknown } | null;
+  if (!Array.isArray(entry?.command)) throw new FormatError(`spec.containers[${container}].command is not a list`);
+  const flags = (entry.command as unknown[]).flatMap((item) => {
+    const word = item === null || typeof item === 'object' ? '' : String(item);
+    const match = /^--([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?$/s.exec(word);
+    return match ? [{ name: match[1]!, value: match[2] ?? 'true' }] : [];
+  });
+  const image = entry.image;
+  const tag = typeof image === 'string' && image.includes(':') ? image.slice(image.lastIndexOf(':') + 1) : null;
+  return { pod, container, flags, imageTag: tag };
+}
+
+/** Parses a manifest for an edit: a fresh Document each time (edits change it in place). */
+function editablePod(text: string, containerName: string): EditablePod {
+  const doc = parsePodDocument(text);
   const containers = doc.getIn(['spec', 'containers'], true);
   if (!isSeq(containers) || containers.items.length === 0) throw new FormatError('spec.containers is missing or empty');
   const names = containers.items.map((item) => (isMap(item) ? String(item.get('name')) : ''));
   const container = names.includes(containerName) ? names.indexOf(containerName) : names.length === 1 ? 0 : -1;
   if (container < 0) throw new FormatError(`no container named ${containerName}`);
-  const flags = commandSeq(doc, container).items.flatMap((item) => {
-    const word = isScalar(item) ? String(item.value) : '';
-    const match = /^--([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?$/s.exec(word);
-    return match ? [{ name: match[1]!, value: match[2] ?? 'true' }] : [];
-  });
-  const image = doc.getIn(['spec', 'containers', container, 'image']);
-  const tag = typeof image === 'string' && image.includes(':') ? image.slice(image.lastIndexOf(':') + 1) : null;
-  return { doc, container, flags, imageTag: tag };
+  commandSeq(doc, container);
+  return { doc, container };
 }
 
 function flagIndexes(seq: YAMLSeq, name: string): number[] {
@@ -56,7 +94,7 @@ function flagIndexes(seq: YAMLSeq, name: string): number[] {
  * duplicates dropped), or the flag is inserted in sorted position after the binary (kubeadm sorts them).
  */
 export function setPodFlag(text: string, containerName: string, name: string, value: string): string {
-  const pod = parseStaticPod(text, containerName);
+  const pod = editablePod(text, containerName);
   const seq = commandSeq(pod.doc, pod.container);
   const indexes = flagIndexes(seq, name);
   const word = `--${name}=${value}`;
@@ -76,7 +114,7 @@ export function setPodFlag(text: string, containerName: string, name: string, va
 
 /** Removes every `--name` from the container command; unchanged text when absent. */
 export function removePodFlag(text: string, containerName: string, name: string): string {
-  const pod = parseStaticPod(text, containerName);
+  const pod = editablePod(text, containerName);
   const seq = commandSeq(pod.doc, pod.container);
   const indexes = flagIndexes(seq, name);
   if (indexes.length === 0) return text;
@@ -100,8 +138,9 @@ export interface HostPathMount {
 
 /** True when the container already mounts something at `mountPath`. */
 export function hasMountPath(pod: StaticPod, mountPath: string): boolean {
-  const mounts = pod.doc.getIn(['spec', 'containers', pod.container, 'volumeMounts']);
-  return isSeq(mounts) && mounts.items.some((item) => isMap(item) && item.get('mountPath') === mountPath);
+  const containers = (pod.pod.spec as { containers?: unknown[] } | undefined)?.containers;
+  const mounts = (containers?.[pod.container] as { volumeMounts?: unknown } | undefined)?.volumeMounts;
+  return Array.isArray(mounts) && mounts.some((item: unknown) => (item as { mountPath?: unknown } | null)?.mountPath === mountPath);
 }
 
 /**
@@ -109,8 +148,8 @@ export function hasMountPath(pod: StaticPod, mountPath: string): boolean {
  * at one path is invalid). Volumes and mounts are kept in name order, as kubeadm writes them.
  */
 export function ensureHostPathMount(text: string, containerName: string, mount: HostPathMount): string {
-  const pod = parseStaticPod(text, containerName);
-  if (hasMountPath(pod, mount.mountPath)) return text;
+  if (hasMountPath(parseStaticPod(text, containerName), mount.mountPath)) return text;
+  const pod = editablePod(text, containerName);
   const { doc } = pod;
   const mountNode = doc.createNode({ mountPath: mount.mountPath, name: mount.name, ...(mount.readOnly ? { readOnly: true } : {}) });
   const volumeNode = doc.createNode({ hostPath: { path: mount.hostPath, type: mount.type }, name: mount.name });
@@ -140,10 +179,9 @@ export function mountConfigFile(text: string, containerName: string, name: strin
  * a change of that file reach the running component (and its health gate).
  */
 export function setPodAnnotation(text: string, key: string, value: string): string {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  const error = doc.errors[0];
-  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
-  if (doc.getIn(['metadata', 'annotations', key]) === value) return text;
+  const annotations = (readPod(text).metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations;
+  if (annotations?.[key] === value) return text;
+  const doc = parsePodDocument(text);
   if (!isMap(doc.getIn(['metadata', 'annotations'], true))) doc.setIn(['metadata', 'annotations'], doc.createNode({}));
   doc.setIn(['metadata', 'annotations', key], value);
   return render(doc);

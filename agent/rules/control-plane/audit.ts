@@ -3,7 +3,7 @@ import type { Finding } from '../../core/finding.js';
 import type { Observation, Targets } from '../../core/observation.js';
 import type { Evaluation, FileEdit, Rule, RuleMeta } from '../../core/rule.js';
 import { setArg } from '../../formats/args-file.js';
-import { ensureHostPathMount, setPodFlag } from '../../formats/static-pod.js';
+import { ensureHostPathMount, hasMountPath, parseStaticPod, setPodFlag, type HostPathMount } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
 import { componentUnavailable, restartFor } from './flag-rule.js';
 import { COMPONENTS, componentView, controlPlaneTargets } from './components.js';
@@ -158,6 +158,14 @@ export const apiserverAuditPolicy: Rule<NodeContext> = {
   },
 };
 
+/** True when the manifest already mounts every one of `mounts` (by mount path, as the edit checks). */
+function mountsPresent(obs: Observation, path: string, mounts: readonly HostPathMount[]): boolean {
+  const state = obs.files.get(path);
+  if (state?.kind !== 'file') return false;
+  const pod = parseStaticPod(state.content, API.name);
+  return mounts.every((mount) => hasMountPath(pod, mount.mountPath));
+}
+
 /** Flags and mounts for the audit log (kubeadm's pod mounts neither the policy nor the log directory). */
 export const apiserverAuditLog: Rule<NodeContext> = {
   meta: LOG_META,
@@ -210,9 +218,9 @@ export const apiserverAuditLog: Rule<NodeContext> = {
         path: view.path,
         transform: (current) => [...wanted].reduce((text, [flag, value]) => setArg(text, flag, value), current ?? ''),
       });
-    const change = view.kind === 'static-pod' ? edits[0]!.transform((ctx.obs.files.get(view.path) as { content: string }).content) : null;
-    const unchanged = wanted.size === 0 && (change === null || change === (ctx.obs.files.get(view.path) as { content: string }).content);
-    if (unchanged) return { finding: { ...base, status: 'pass', actual, source: view.path, remediable: false, message: '' } };
+    // Judged on the parsed manifest: the edit itself runs only when a plan is made.
+    const mounted = view.kind !== 'static-pod' || mountsPresent(ctx.obs, view.path, mounts);
+    if (wanted.size === 0 && mounted) return { finding: { ...base, status: 'pass', actual, source: view.path, remediable: false, message: '' } };
     const restart = restartFor(API, view.kind);
     const missingMounts = view.kind === 'static-pod' && wanted.size === 0 ? '; the policy or log directory is not mounted into the pod' : '';
     return {

@@ -1,7 +1,7 @@
-import { parseDocument } from 'yaml';
 import type { Observation, Targets } from '../../core/observation.js';
 import type { Evaluation, Rule, RuleMeta } from '../../core/rule.js';
 import { parseGroup, parsePasswd } from '../../formats/passwd.js';
+import { readPod } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
 import { evaluatePermissions, ROOT, type Owner, type PermissionTarget } from './permissions.js';
 
@@ -51,9 +51,13 @@ const META: RuleMeta = {
 export function etcdDataDir(obs: Observation): string {
   const state = obs.files.get(CONTROL_PLANE.etcdManifest);
   if (state?.kind !== 'file') return CONTROL_PLANE.defaultEtcdDataDir;
-  const doc = parseDocument(state.content);
-  if (doc.errors.length > 0) return CONTROL_PLANE.defaultEtcdDataDir;
-  const containers = (doc.toJS() as { spec?: { containers?: Array<{ command?: unknown[]; args?: unknown[] }> } })?.spec?.containers ?? [];
+  let pod: Readonly<Record<string, unknown>>;
+  try {
+    pod = readPod(state.content);
+  } catch {
+    return CONTROL_PLANE.defaultEtcdDataDir;
+  }
+  const containers = (pod as { spec?: { containers?: Array<{ command?: unknown[]; args?: unknown[] }> } }).spec?.containers ?? [];
   for (const container of containers)
     for (const word of [...(container.command ?? []), ...(container.args ?? [])])
       if (typeof word === 'string' && word.startsWith('--data-dir='))
