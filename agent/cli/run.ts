@@ -5,7 +5,7 @@ import { boundPort, parseListenAddress, serveHttp } from '../daemon/http.js';
 import { disruptionEvent } from '../daemon/reporting.js';
 import { ExecPluginProber } from '../host/cni-plugin.js';
 import { HostFs } from '../host/host-fs.js';
-import { LOG_LEVELS, createLogger, type LogLevel } from '../telemetry/logger.js';
+import { LOG_LEVELS, loadLogger, type LogLevel } from '../telemetry/logger.js';
 import { AgentMetrics } from '../telemetry/metrics.js';
 import { COMMON_HELP, EXIT, InputError, UsageError, commonOptions, parseCommand } from './common.js';
 import type { Command } from './command.js';
@@ -94,7 +94,7 @@ ${COMMON_HELP}`,
     const address = listen('metrics-address', DEFAULT_METRICS_ADDRESS)!;
     const healthAddress = listen('health-address', null);
     const common = commonOptions(values, deps.env);
-    const logger = createLogger(level as LogLevel);
+    const logger = await loadLogger(level as LogLevel);
     const fs = new HostFs(await openHostRoot(common.hostRoot));
     const metrics = new AgentMetrics(agentVersion());
     const now = () => deps.now().getTime();

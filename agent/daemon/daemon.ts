@@ -44,6 +44,8 @@ export class Daemon {
   private readonly settings: ClusterSettings | null;
   /** The leader's findings on cluster-wide settings, refreshed at start-up, resync and policy change. */
   private clusterFindings: readonly Finding[] = [];
+  /** The last inspection: an unchanged node is not read in full, parsed or judged again. */
+  private lastInspected: InspectedNode | null = null;
   private readonly session: EnforcementSession;
   private readonly reporter: NodeReporter;
   private loaded = false;
@@ -230,7 +232,8 @@ export class Daemon {
       }
       if (reason === 'resync') this.kubeletVersion = this.options.input.kubeletVersion; // re-detect: the kubelet may have been upgraded
       const input = { ...this.options.input, kubeletVersion: this.kubeletVersion };
-      const node = await inspectNode(this.deps.fs, this.deps.runner, this.deps.plugins, input, this.policy);
+      const node = await inspectNode(this.deps.fs, this.deps.runner, this.deps.plugins, input, this.policy, this.lastInspected);
+      this.lastInspected = node;
       if (!this.kubeletVersion && node.obs.kubeletVersion) this.kubeletVersion = node.obs.kubeletVersion.raw;
       if (this.settings && reason !== 'event' && reason !== 'poll') {
         if (reason === 'roll') await this.settings.rollStep();

@@ -46,25 +46,41 @@ export async function lsmFacts(fs: HostFs): Promise<LsmFacts> {
  * `cmdline` files; a kernel thread or a vanished process is skipped.
  */
 export async function findKubeletProcess(fs: HostFs): Promise<RunningProcess | null> {
+  // The daemon asks every few seconds and the kubelet rarely restarts: the pid found last time is
+  // asked first, so a node with hundreds of processes is not scanned on every reconcile.
+  const last = LAST_KUBELET_PID.get(fs);
+  const known = last === undefined ? null : await kubeletAt(fs, last);
+  if (known) return known;
   const proc = await fs.listDir('/proc');
   if (proc.kind !== 'dir') return null;
   for (const entry of proc.entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let bytes: Buffer | null;
-    try {
-      bytes = await fs.readBytes(`/proc/${entry}/cmdline`);
-    } catch {
-      continue;
+    if (!/^\d+$/.test(entry) || entry === last) continue;
+    const found = await kubeletAt(fs, entry);
+    if (found) {
+      LAST_KUBELET_PID.set(fs, entry);
+      return found;
     }
-    if (!bytes || bytes.length === 0) continue;
-    const argv = bytes
-      .toString('utf8')
-      .split('\0')
-      .filter((arg, index, all) => arg !== '' || index < all.length - 1);
-    const program = argv[0]?.split('/').pop();
-    if (program === 'kubelet') return { pid: Number(entry), argv, startedAtMs: await processStart(fs, entry) };
   }
   return null;
+}
+
+const LAST_KUBELET_PID = new WeakMap<HostFs, string>();
+
+/** The process `pid` when it is a kubelet; null for anything else, a kernel thread or a vanished process. */
+async function kubeletAt(fs: HostFs, pid: string): Promise<RunningProcess | null> {
+  let bytes: Buffer | null;
+  try {
+    bytes = await fs.readBytes(`/proc/${pid}/cmdline`);
+  } catch {
+    return null;
+  }
+  if (!bytes || bytes.length === 0) return null;
+  const argv = bytes
+    .toString('utf8')
+    .split('\0')
+    .filter((arg, index, all) => arg !== '' || index < all.length - 1);
+  const program = argv[0]?.split('/').pop();
+  return program === 'kubelet' ? { pid: Number(pid), argv, startedAtMs: await processStart(fs, pid) } : null;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, lstatSync, realpathSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DirState, FileState, StatState } from '../core/observation.js';
 import type { HostRoot } from './host-root.js';
+import { hashFile, IdentityReadMemo, type ReadMemo } from './read-memo.js';
 
 /** Files larger than this are not read as configuration (a guard against junk and devices). */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -16,6 +17,14 @@ function errorText(error: unknown): string {
   if (code === 'EISDIR') return 'is a directory, expected a file';
   if (code === 'ENOTDIR') return 'a parent is not a directory';
   return error instanceof Error ? error.message : String(error);
+}
+
+function realpathOrNull(agentPath: string): string | null {
+  try {
+    return realpathSync(agentPath);
+  } catch {
+    return null;
+  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -34,25 +43,66 @@ async function fsyncDir(dir: string): Promise<void> {
  * mode and owner before data, fsync, rename, fsync of the directory).
  */
 export class HostFs {
-  constructor(readonly hostRoot: HostRoot) {}
+  /** Files and listings read before, by the identity of what they were read from (see read-memo.ts). */
+  private readonly files: ReadMemo<FileState>;
+  private readonly listings: ReadMemo<DirState>;
+  private readonly checksums: ReadMemo<string>;
+  private readonly stats: ReadMemo<StatState>;
 
+  constructor(readonly hostRoot: HostRoot) {
+    this.stats = new IdentityReadMemo(hostRoot.root);
+    this.files = new IdentityReadMemo(hostRoot.root);
+    this.listings = new IdentityReadMemo(hostRoot.root);
+    this.checksums = new IdentityReadMemo(hostRoot.root);
+  }
+
+  /** SHA-256 of a host file (a binary); null when missing. An unchanged file is not hashed again. */
+  async sha256(hostPath: string): Promise<string | null> {
+    const known = this.checksums.recall(hostPath);
+    if (known) return known;
+    const started = Date.now();
+    try {
+      const { sha256, info } = await hashFile(await this.hostRoot.resolve(hostPath));
+      this.checksums.remember(hostPath, info, started, sha256);
+      return sha256;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /** A text file's content, mode and owner; an unchanged file is not read again (one lstat). */
   async readFile(hostPath: string): Promise<FileState> {
+    const known = this.files.recall(hostPath);
+    if (known) return known;
     let handle: FileHandle | undefined;
+    const started = Date.now();
     try {
       const real = await this.hostRoot.resolve(hostPath);
       handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      const info = await handle.stat();
+      const info = await handle.stat({ bigint: true });
       if (info.isDirectory()) return { kind: 'error', path: hostPath, error: 'is a directory, expected a file' };
       if (!info.isFile()) return { kind: 'error', path: hostPath, error: 'is not a regular file' };
-      if (info.size > MAX_CONFIG_BYTES) return { kind: 'error', path: hostPath, error: `is larger than ${MAX_CONFIG_BYTES} bytes` };
+      if (info.size > BigInt(MAX_CONFIG_BYTES)) return { kind: 'error', path: hostPath, error: `is larger than ${MAX_CONFIG_BYTES} bytes` };
       const buffer = await handle.readFile();
       if (buffer.includes(0)) return { kind: 'error', path: hostPath, error: 'is not a text file (contains NUL bytes)' };
       const content = buffer.toString('utf8');
       if (content.includes('\uFFFD') && !Buffer.from(content, 'utf8').equals(buffer))
         return { kind: 'error', path: hostPath, error: 'is not valid UTF-8' };
-      return { kind: 'file', path: hostPath, content, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, mtimeMs: info.mtimeMs };
+      const state: FileState = {
+        kind: 'file',
+        path: hostPath,
+        content,
+        mode: Number(info.mode) & 0o7777,
+        uid: Number(info.uid),
+        gid: Number(info.gid),
+        mtimeMs: Number(info.mtimeMs),
+      };
+      // A file whose size does not match what was read is a pseudo file (size 0, generated content).
+      if (info.size === BigInt(buffer.length)) this.files.remember(hostPath, info, started, Object.freeze(state));
+      return state;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', path: hostPath };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return this.missing(this.files, hostPath, started);
       return { kind: 'error', path: hostPath, error: errorText(error) };
     } finally {
       await handle?.close();
@@ -61,13 +111,41 @@ export class HostFs {
 
   /** Type, mode and owner of a path (links resolved inside the host root); content is not read. */
   async stat(hostPath: string): Promise<StatState> {
+    const known = this.stats.recall(hostPath);
+    if (known) return known;
+    const started = Date.now();
     try {
-      const info = await lstat(await this.hostRoot.resolve(hostPath));
+      const info = await lstat(await this.hostRoot.resolve(hostPath), { bigint: true });
       const kind = info.isFile() ? 'file' : info.isDirectory() ? 'dir' : 'other';
-      return { kind, path: hostPath, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid };
+      const state: StatState = { kind, path: hostPath, mode: Number(info.mode) & 0o7777, uid: Number(info.uid), gid: Number(info.gid) };
+      this.stats.remember(hostPath, info, started, Object.freeze(state));
+      return state;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', path: hostPath };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return this.missing(this.stats, hostPath, started);
       return { kind: 'error', path: hostPath, error: errorText(error) };
+    }
+  }
+
+  /**
+   * A missing path, remembered by the identity of the deepest directory above it that exists and is
+   * reached without a symlink: no entry can appear below it without changing that directory's times.
+   */
+  private missing<T extends { kind: 'missing'; path: string }>(
+    memo: ReadMemo<T | FileState | StatState | DirState>,
+    hostPath: string,
+    started: number,
+  ): T {
+    const state = Object.freeze({ kind: 'missing', path: hostPath }) as T;
+    if (hostPath.split('/').includes('..')) return state;
+    for (let dir = path.posix.dirname(hostPath); ; dir = path.posix.dirname(dir)) {
+      const agentPath = path.join(this.hostRoot.root, dir);
+      const info = lstatSync(agentPath, { bigint: true, throwIfNoEntry: false });
+      if (info) {
+        const direct = info.isDirectory() && (realpathOrNull(agentPath) === agentPath || agentPath === this.hostRoot.root);
+        if (direct) memo.remember(hostPath, info, started, state, dir);
+        return state;
+      }
+      if (dir === '/') return state;
     }
   }
 
@@ -85,16 +163,29 @@ export class HostFs {
     }
   }
 
+  /** A directory's entries, mode and owner; an unchanged directory is not listed again (one lstat). */
   async listDir(hostPath: string): Promise<DirState> {
+    const known = this.listings.recall(hostPath);
+    if (known) return known;
+    const started = Date.now();
     try {
       const real = await this.hostRoot.resolve(hostPath);
-      const info = await lstat(real);
+      const info = await lstat(real, { bigint: true });
       if (!info.isDirectory()) return { kind: 'error', path: hostPath, error: 'is not a directory' };
       const entries = await readdir(real);
-      return { kind: 'dir', path: hostPath, entries: entries.sort(), mode: info.mode & 0o7777, uid: info.uid, gid: info.gid };
+      const state: DirState = {
+        kind: 'dir',
+        path: hostPath,
+        entries: entries.sort(),
+        mode: Number(info.mode) & 0o7777,
+        uid: Number(info.uid),
+        gid: Number(info.gid),
+      };
+      this.listings.remember(hostPath, info, started, Object.freeze(state));
+      return state;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { kind: 'missing', path: hostPath };
+      if (code === 'ENOENT') return this.missing(this.listings, hostPath, started);
       return { kind: 'error', path: hostPath, error: code === 'ENOTDIR' ? 'is not a directory' : errorText(error) };
     }
   }

@@ -15,6 +15,12 @@ export interface ObserveOptions {
   /** Host paths of kubelet binaries to ask for `--version`, in order. */
   readonly kubeletBinaries: readonly string[];
   readonly plugins: PluginProber;
+  /**
+   * The daemon's last observation: when everything it read reads the same again (HostFs answers an
+   * unchanged file with the very state it returned before), that observation is returned as is, so
+   * nothing downstream (discovery, parsing, judging) runs again.
+   */
+  readonly previous?: Observation | null;
 }
 
 /** Discovery stops after this many rounds even if targets keep growing (a loop in the host's files). */
@@ -52,6 +58,14 @@ export async function observeNode(options: ObserveOptions): Promise<Observation>
     input,
   });
 
+  const previous = options.previous;
+  if (previous && sameFacts(previous, snapshot())) {
+    await readAll(options, previous, { files, dirs, sysctls, stats, hostPlugins, shippedPlugins });
+    if (sameReads(previous, snapshot())) return previous;
+    // Something changed: discover again from scratch (unchanged files still come from HostFs's memo).
+    for (const map of [files, dirs, sysctls, stats, hostPlugins, shippedPlugins]) map.clear();
+  }
+
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const wanted = options.targets(snapshot());
     const newDirs = wanted.dirs.filter((path) => !dirs.has(path));
@@ -77,4 +91,64 @@ async function readSysctl(fs: HostFs, key: string): Promise<SysctlState> {
   const state = await fs.readFile(`/proc/sys/${key.replace(/\./g, '/')}`);
   if (state.kind === 'file') return { kind: 'value', key, value: state.content.trim() };
   return { kind: 'error', key, error: state.kind === 'missing' ? 'not present in /proc/sys' : state.error };
+}
+
+type Reads = {
+  files: Map<string, FileState>;
+  dirs: Map<string, DirState>;
+  sysctls: Map<string, SysctlState>;
+  stats: Map<string, StatState>;
+  hostPlugins: Map<string, PluginProbe>;
+  shippedPlugins: Map<string, PluginProbe>;
+};
+
+/** Reads again, in one round, everything the previous observation read. */
+async function readAll(options: ObserveOptions, previous: Observation, into: Reads): Promise<void> {
+  const { fs, plugins } = options;
+  await Promise.all([
+    ...[...previous.dirs.keys()].map(async (path) => into.dirs.set(path, await fs.listDir(path))),
+    ...[...previous.files.keys()].map(async (path) => into.files.set(path, await fs.readFile(path))),
+    ...[...previous.sysctls.keys()].map(async (key) => into.sysctls.set(key, await readSysctl(fs, key))),
+    ...[...previous.stats.keys()].map(async (path) => into.stats.set(path, await fs.stat(path))),
+    ...[...previous.hostPlugins.keys()].map(async (path) => into.hostPlugins.set(path, await plugins.probeHost(path))),
+    ...[...previous.shippedPlugins.keys()].map(async (name) => into.shippedPlugins.set(name, await plugins.probeShipped(name))),
+  ]);
+}
+
+/** Equal plain data: primitives, arrays and objects of them (states, facts, operator input). */
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => same((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
+}
+
+function sameFacts(a: Observation, b: Observation): boolean {
+  return (
+    same(a.kubeletProcess, b.kubeletProcess) &&
+    same(a.kubeletVersion, b.kubeletVersion) &&
+    a.kernelRelease === b.kernelRelease &&
+    same(a.lsm, b.lsm) &&
+    same(a.input, b.input)
+  );
+}
+
+function sameMap<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, value] of a) if (!b.has(key) || !same(value, b.get(key))) return false;
+  return true;
+}
+
+/** Every state read again equals the previous one (the same object, for anything HostFs remembered). */
+function sameReads(a: Observation, b: Observation): boolean {
+  return (
+    sameMap(a.files, b.files) &&
+    sameMap(a.dirs, b.dirs) &&
+    sameMap(a.stats, b.stats) &&
+    sameMap(a.sysctls, b.sysctls) &&
+    sameMap(a.hostPlugins, b.hostPlugins) &&
+    sameMap(a.shippedPlugins, b.shippedPlugins)
+  );
 }

@@ -18,13 +18,17 @@ export interface InspectedNode {
   readonly evaluated: readonly EvaluatedRule[];
 }
 
-/** Observes the node through the host adapters and evaluates every rule of the catalogue. */
+/**
+ * Observes the node through the host adapters and evaluates every rule of the catalogue. With the
+ * previous inspection (the daemon's), an unchanged node under the same policy is that inspection again.
+ */
 export async function inspectNode(
   fs: HostFs,
   runner: CommandRunner,
   plugins: PluginProber,
   input: OperatorInput,
   policy: Policy,
+  previous: InspectedNode | null = null,
 ): Promise<InspectedNode> {
   const obs = await observeNode({
     fs,
@@ -33,7 +37,10 @@ export async function inspectNode(
     targets: (partial) => collectTargets(RULES, partial),
     kubeletBinaries: KUBELET_BINARIES,
     plugins,
+    previous: previous?.obs ?? null,
   });
+  // Rules are pure: the same observation under the same policy is judged the same.
+  if (previous && obs === previous.obs && policy === previous.ctx.policy) return previous;
   const ctx = buildContext(obs, policy);
   return { obs, ctx, evaluated: evaluateRules(RULES, ctx) };
 }
