@@ -144,6 +144,30 @@ export function hasMountPath(pod: StaticPod, mountPath: string): boolean {
 }
 
 /**
+ * How the container sees host file `hostFile`: `same` when a mount at the file or one of its parent
+ * directories comes from the same host path (kubeadm mounts `/etc/kubernetes/pki` that way), `other`
+ * when such a mount comes from elsewhere (the file the flag names is then not the host's), else `none`.
+ */
+export function hostFileVisibility(text: string, containerName: string, hostFile: string): 'same' | 'other' | 'none' {
+  const pod = parseStaticPod(text, containerName);
+  const mounts = pod.doc.getIn(['spec', 'containers', pod.container, 'volumeMounts']);
+  const volumes = pod.doc.getIn(['spec', 'volumes']);
+  if (!isSeq(mounts)) return 'none';
+  // The deepest mount decides, as in the container's mount table.
+  let best: { depth: number; same: boolean } | null = null;
+  for (const item of mounts.items) {
+    if (!isMap(item)) continue;
+    const mountPath = String(item.get('mountPath') ?? '').replace(/\/+$/, '');
+    if (mountPath === '' || (hostFile !== mountPath && !hostFile.startsWith(`${mountPath}/`))) continue;
+    const volume = isSeq(volumes) ? volumes.items.find((entry) => isMap(entry) && entry.get('name') === item.get('name')) : undefined;
+    const hostPath = isMap(volume) ? volume.getIn(['hostPath', 'path']) : undefined;
+    const same = typeof hostPath === 'string' && hostPath.replace(/\/+$/, '') === mountPath && !item.get('subPath');
+    if (!best || mountPath.length > best.depth) best = { depth: mountPath.length, same };
+  }
+  return best === null ? 'none' : best.same ? 'same' : 'other';
+}
+
+/**
  * Adds a hostPath volume and its mount unless the container already mounts that path (a second mount
  * at one path is invalid). Volumes and mounts are kept in name order, as kubeadm writes them.
  */
