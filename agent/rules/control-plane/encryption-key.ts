@@ -46,7 +46,7 @@ function validate(value: unknown): string | null {
 
 export const ENCRYPTION_VALUE: NonNullable<RuleValueSpec['value']> = {
   default: null,
-  describe: `null (audit only) or { keyFile: /absolute/host/path, provider?: ${LOCAL_PROVIDERS.join(' | ')} (default ${DEFAULT_PROVIDER}), keyName?: name, encrypt?: true | false (default true) }`,
+  describe: `{ keyFile: /absolute/host/path, provider?: ${LOCAL_PROVIDERS.join(' | ')} (default ${DEFAULT_PROVIDER}), keyName?: name, encrypt?: true | false (default true) }; null: audit only`,
   validate,
 };
 

@@ -162,7 +162,8 @@ function remediate(
   const path = configured ?? ENCRYPTION_CONFIG.file;
   const state = ctx.obs.files.get(path);
   if (state?.kind === 'error') return unknown(base, path, `cannot read ${path}: ${state.error}`);
-  if (configured && state?.kind !== 'file')
+  // The operator's file is theirs to restore; kube-harden's own is written again (the key is at hand).
+  if (configured && configured !== ENCRYPTION_CONFIG.file && state?.kind !== 'file')
     return held(
       base,
       `--encryption-provider-config=${path}`,
@@ -246,8 +247,10 @@ export const apiserverEncryptionAtRest: Rule<NodeContext> & { valueSpec: { id: s
   meta: META,
   valueSpec: { id: ENCRYPTION_RULE, value: ENCRYPTION_VALUE },
   targets: (obs: Observation, policy?: Policy): Targets => {
-    const settings = policy ? encryptionSettings(policy) : null;
-    const configured = configuredPath(componentView(obs, API));
+    const view = componentView(obs, API);
+    const configured = configuredPath(view);
+    // The key only where it can be used: a kubeadm API server whose policy names a key file.
+    const settings = policy && view.kind === 'static-pod' ? encryptionSettings(policy) : null;
     const files = [configured ?? (settings ? ENCRYPTION_CONFIG.file : null), settings?.keyFile ?? null].filter(
       (path): path is string => path !== null,
     );

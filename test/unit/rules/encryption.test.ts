@@ -127,6 +127,16 @@ describe('apiserver.encryption-at-rest: planning from a key the policy names', (
     expect(again.remedy).to.equal(undefined);
   });
 
+  it("its own configuration gone while the flag names it: written again; an operator's missing file is held", () => {
+    const flagged = (file: string) =>
+      manifest.replace('    - --allow-privileged=true\n', `    - --allow-privileged=true\n    - --encryption-provider-config=${file}\n`);
+    const own = evaluate(node({ [MANIFEST_PATH]: flagged(ENCRYPTION_CONFIG.file) }), policy);
+    expect(own.remedy!.edits![0]!).to.include({ path: ENCRYPTION_CONFIG.file, createMode: 0o600 });
+    const theirs = evaluate(node({ [MANIFEST_PATH]: flagged('/etc/kubernetes/pki/encryption.yaml') }), policy);
+    expect(theirs.remedy).to.equal(undefined);
+    expect(theirs.blocked).to.contain('/etc/kubernetes/pki/encryption.yaml, which does not exist');
+  });
+
   it("an operator's configuration with identity first: the key goes first in it, keys kept, mode tightened, the flag kept", () => {
     const old = randomBytes(32).toString('base64');
     const own = '/etc/kubernetes/pki/encryption.yaml';
@@ -188,7 +198,7 @@ describe('apiserver.encryption-at-rest: planning from a key the policy names', (
     const after = applied(obs, first, { [MANIFEST_PATH]: manifest, [KEY_FILE]: `${secret}\n` });
     const second = evaluate(after, readOnly);
     expect(second.finding).to.include({ status: 'fail', remediable: false });
-    expect(second.blocked).to.contain('encrypt: false');
+    expect(second.blocked).to.contain('for reading only (encrypt: false)');
     expect(second.remedy).to.equal(undefined);
     // Then encrypt: true moves the same key first.
     const promoted = evaluate(after, policy);
@@ -222,9 +232,13 @@ describe('apiserver.encryption-at-rest: planning from a key the policy names', (
     expect(snap.remedy).to.equal(undefined);
   });
 
-  it('reads the key file the policy names (and only then)', () => {
+  it('reads the key file the policy names, only on a kubeadm control plane', () => {
     const obs = node();
     expect(apiserverEncryptionAtRest.targets(obs, policy).files).to.include.members([KEY_FILE, ENCRYPTION_CONFIG.file]);
     expect(apiserverEncryptionAtRest.targets(obs, policyFrom()).files).to.not.include(KEY_FILE);
+    // Not on a worker (no API server), nor on the k8s snap, where it is never used.
+    expect(apiserverEncryptionAtRest.targets(kubeadmNode(), policy).files).to.not.include(KEY_FILE);
+    const snap = observation({ files: { '/var/snap/k8s/common/args/kube-apiserver': '--secure-port=6443\n' } });
+    expect(apiserverEncryptionAtRest.targets(snap, policy).files).to.not.include(KEY_FILE);
   });
 });
