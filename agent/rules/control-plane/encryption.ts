@@ -177,17 +177,12 @@ function remediate(
   const role: KeyRole = settings.encrypt ? 'write' : 'read';
   const actualBefore = before?.kind === 'judged' ? before.actual : 'no configuration';
   // A KMS plugin keeps its key off the node: a local key never goes ahead of it.
-  if (role === 'write' && current && judgeEncryptionConfig(current.content).first === 'kms')
-    return {
-      finding: {
-        ...base,
-        status: before?.kind === 'judged' && before.problems.length > 0 ? 'fail' : 'pass',
-        actual: actualBefore,
-        source: path,
-        remediable: false,
-        message: 'kms writes Secrets: the policy key is not put ahead of it',
-      },
-    };
+  if (role === 'write' && current && judgeEncryptionConfig(current.content).first === 'kms') {
+    const kms = 'kms writes Secrets: the policy key is not put ahead of it';
+    const problems = before?.kind === 'judged' ? before.problems : [];
+    if (problems.length > 0) return held(base, actualBefore, path, problems.join('; '), `${kms}; fix ${path} by hand`);
+    return { finding: { ...base, status: 'pass', actual: actualBefore, source: path, remediable: false, message: kms } };
+  }
   let desired: string;
   let providers: string[];
   try {
