@@ -6,7 +6,7 @@ import type { Policy } from '../../core/policy.js';
 import type { Evaluation, FileEdit, FilePermissionFix, Rule, RuleMeta } from '../../core/rule.js';
 import { atLeast, formatVersion } from '../../core/version.js';
 import { newEncryptionConfiguration, placeKey, secretsProviders, type EncryptionKey, type KeyRole } from '../../formats/encryption-config.js';
-import { ensureHostPathMount, hostFileVisibility, mountConfigFile, setPodAnnotation, setPodFlag } from '../../formats/static-pod.js';
+import { ensureHostPathMount, hostFileVisibility, mountConfigFile, parseStaticPod, setPodAnnotation, setPodFlag } from '../../formats/static-pod.js';
 import type { NodeContext } from '../context.js';
 import { COMPONENTS, componentView, controlPlaneTargets, type ComponentView } from './components.js';
 import { ENCRYPTION_RULE, ENCRYPTION_VALUE, encryptionSettings, readKey, type EncryptionAtRestSettings } from './encryption-key.js';
@@ -128,7 +128,7 @@ function judgeOnly(base: Base, view: ComponentView & { kind: 'static-pod' | 'sna
 function manifestEdit(configured: string | null, path: string, digest: string): (text: string) => string {
   return (text) => {
     let next = configured ? text : setPodFlag(text, API.name, 'encryption-provider-config', path);
-    const visible = hostFileVisibility(next, API.name, path);
+    const visible = hostFileVisibility(parseStaticPod(next, API.name), path);
     if (visible === 'other') throw new Error(`${path} is mounted into ${API.name} from another host path; not changed`);
     if (visible === 'none')
       next =
@@ -192,15 +192,17 @@ function remediate(
     const reason = `${path}: ${firstLine(error)}`;
     return held(base, actualBefore, path, reason, reason);
   }
-  const edit = manifestEdit(configured, path, shortDigest(providers.join(',')));
-  const manifest = (ctx.obs.files.get(view.path) as { content: string }).content;
-  let manifestChanges: boolean;
-  try {
-    manifestChanges = edit(manifest) !== manifest;
-  } catch (error) {
-    const reason = `${view.path}: ${firstLine(error)}`;
+  const digest = shortDigest(providers.join(','));
+  // Judged from the parsed manifest (the edit runs only in the plan): the flag, the mount, the digest.
+  const pod = parseStaticPod((ctx.obs.files.get(view.path) as { content: string }).content, API.name);
+  const visible = hostFileVisibility(pod, path);
+  if (visible === 'other') {
+    const reason = `${path} is mounted into ${API.name} from another host path; not changed`;
     return held(base, actualBefore, view.path, reason, reason);
   }
+  const annotations = (pod.pod.metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations;
+  const manifestChanges = configured === null || visible === 'none' || annotations?.[ENCRYPTION_ANNOTATION] !== digest;
+  const edit = manifestEdit(configured, path, digest);
   const permissions: FilePermissionFix[] = [];
   if (current && (current.mode & ~0o600 & 0o777) !== 0) permissions.push({ path, mode: 0o600 });
   // The key file is the operator's, but a key readable by others is no key: only tightened.
