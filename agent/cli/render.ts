@@ -1,6 +1,7 @@
 import { summarize, type Finding } from '../core/finding.js';
 import type { Plan, PlannedChange } from '../core/plan.js';
 import { unifiedDiff } from '../formats/diff.js';
+import { redactSecrets } from '../formats/encryption-config.js';
 import type { ApplyResult } from '../node/executor.js';
 import type { WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import { COMPONENTS } from '../rules/control-plane/components.js';
@@ -90,11 +91,15 @@ function octal(mode: number): string {
   return mode.toString(8).padStart(4, '0');
 }
 
-/** The diff text of one change (files: unified diff; modes, owners, sysctls: a two-line diff). */
+/**
+ * The diff text of one change (files: unified diff; modes, owners, sysctls: a two-line diff). Key
+ * secrets of an EncryptionConfiguration are redacted on both sides: plans and apply results are
+ * printed, stored by CI and shown in HTML reports.
+ */
 export function changeDiff(change: PlannedChange): string {
   switch (change.action) {
     case 'write':
-      return unifiedDiff(change.path, change.before, change.after);
+      return unifiedDiff(change.path, change.before === null ? null : redactSecrets(change.before), redactSecrets(change.after));
     case 'chmod':
       return `--- a${change.path} (mode)\n+++ b${change.path} (mode)\n-${octal(change.before)}\n+${octal(change.after)}\n`;
     case 'chown':
@@ -104,7 +109,7 @@ export function changeDiff(change: PlannedChange): string {
     case 'install':
       return `--- a${change.path} (sha256)\n+++ b${change.path} (sha256)\n-${change.beforeSha256 ?? '(absent)'}\n+${change.sha256} (shipped ${change.plugin}, mode 0755)\n`;
     case 'remove':
-      return unifiedDiff(change.path, change.before, '').replace(`+++ b${change.path}`, '+++ /dev/null');
+      return unifiedDiff(change.path, redactSecrets(change.before), '').replace(`+++ b${change.path}`, '+++ /dev/null');
   }
 }
 

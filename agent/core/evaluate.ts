@@ -1,6 +1,6 @@
 import type { Observation, Targets } from './observation.js';
 import type { EvaluatedRule } from './planner.js';
-import { ruleEnabled } from './policy.js';
+import { ruleEnabled, type Policy } from './policy.js';
 import type { Evaluation, Rule, RuleContext } from './rule.js';
 
 /** Runs every rule; a rule disabled by policy is reported `skip`. A throwing rule is `unknown`, never pass. */
@@ -34,8 +34,8 @@ function withExistingSource(evaluation: Evaluation, obs: Observation): Evaluatio
   return { ...evaluation, finding: { ...evaluation.finding, source: null } };
 }
 
-/** Union of every rule's targets for the observation read so far. */
-export function collectTargets(rules: readonly Rule<RuleContext>[] | readonly Rule<never>[], obs: Observation): Required<Targets> {
+/** Union of every rule's targets for the observation read so far (and the policy, for files it names). */
+export function collectTargets(rules: readonly Rule<RuleContext>[] | readonly Rule<never>[], obs: Observation, policy?: Policy): Required<Targets> {
   const files = new Set<string>();
   const dirs = new Set<string>();
   const sysctls = new Set<string>();
@@ -43,9 +43,9 @@ export function collectTargets(rules: readonly Rule<RuleContext>[] | readonly Ru
   const hostPlugins = new Set<string>();
   const shippedPlugins = new Set<string>();
   // Rules of one component share a targets function; each distinct function runs once per round.
-  const distinct = new Set((rules as readonly { targets(obs: Observation): Targets }[]).map((rule) => rule.targets));
+  const distinct = new Set((rules as readonly { targets(obs: Observation, policy?: Policy): Targets }[]).map((rule) => rule.targets));
   for (const targetsOf of distinct) {
-    const targets = targetsOf(obs);
+    const targets = targetsOf(obs, policy);
     targets.files?.forEach((path) => files.add(path));
     targets.dirs?.forEach((path) => dirs.add(path));
     targets.sysctls?.forEach((key) => sysctls.add(key));

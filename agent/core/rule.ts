@@ -88,7 +88,10 @@ export interface RuleContext {
 /** A hardening rule: pure functions of the observation and the policy. */
 export interface Rule<C extends RuleContext = RuleContext> {
   readonly meta: RuleMeta;
-  /** Files, dirs and sysctls to read, given what has been observed so far (discovery is iterative). */
-  targets(obs: Observation): Targets;
+  /**
+   * Files, dirs and sysctls to read, given what has been observed so far (discovery is iterative) and,
+   * for the few rules that read a file the policy names (an encryption key), the policy.
+   */
+  targets(obs: Observation, policy?: Policy): Targets;
   evaluate(ctx: C): Evaluation;
 }

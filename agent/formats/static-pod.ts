@@ -144,6 +144,30 @@ export function hasMountPath(pod: StaticPod, mountPath: string): boolean {
 }
 
 /**
+ * How the container sees host file `hostFile`: `same` when a mount at the file or one of its parent
+ * directories comes from the same host path (kubeadm mounts `/etc/kubernetes/pki` that way), `other`
+ * when such a mount comes from elsewhere (the file the flag names is then not the host's), else `none`.
+ */
+export function hostFileVisibility(pod: StaticPod, hostFile: string): 'same' | 'other' | 'none' {
+  type Mount = { name?: unknown; mountPath?: unknown; subPath?: unknown } | null;
+  type Volume = { name?: unknown; hostPath?: { path?: unknown } | null } | null;
+  const spec = pod.pod.spec as { containers?: unknown[]; volumes?: unknown } | undefined;
+  const mounts = (spec?.containers?.[pod.container] as { volumeMounts?: unknown } | undefined)?.volumeMounts;
+  const volumes = Array.isArray(spec?.volumes) ? (spec.volumes as Volume[]) : [];
+  if (!Array.isArray(mounts)) return 'none';
+  // The deepest mount decides, as in the container's mount table.
+  let best: { depth: number; same: boolean } | null = null;
+  for (const mount of mounts as Mount[]) {
+    const mountPath = typeof mount?.mountPath === 'string' ? mount.mountPath.replace(/\/+$/, '') : '';
+    if (mountPath === '' || (hostFile !== mountPath && !hostFile.startsWith(`${mountPath}/`))) continue;
+    const hostPath = volumes.find((volume) => volume?.name === mount?.name)?.hostPath?.path;
+    const same = typeof hostPath === 'string' && hostPath.replace(/\/+$/, '') === mountPath && !mount?.subPath;
+    if (!best || mountPath.length > best.depth) best = { depth: mountPath.length, same };
+  }
+  return best === null ? 'none' : best.same ? 'same' : 'other';
+}
+
+/**
  * Adds a hostPath volume and its mount unless the container already mounts that path (a second mount
  * at one path is invalid). Volumes and mounts are kept in name order, as kubeadm writes them.
  */

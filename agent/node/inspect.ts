@@ -34,7 +34,7 @@ export async function inspectNode(
     fs,
     runner,
     input,
-    targets: (partial) => collectTargets(RULES, partial),
+    targets: (partial) => collectTargets(RULES, partial, policy),
     kubeletBinaries: KUBELET_BINARIES,
     plugins,
     previous: previous?.obs ?? null,
