@@ -171,6 +171,20 @@ describe('SecurityContextDeny (removed in 1.30)', () => {
       expect(finding.message).to.contain(words).and.to.contain('Pod Security Admission replaces it');
     });
 
+  it('an unknown version holds the list too (the plugin may be one it rejects)', async () => {
+    const root = await withPlugins('kubeadm-control-plane-weak-1.29', 'NodeRestriction,SecurityContextDeny', 'registry.example/kube-apiserver');
+    const finding = (await audit(root)).get('apiserver.event-rate-limit')!;
+    expect(finding).to.include({ status: 'fail', remediable: false });
+    expect(finding.message).to.contain('names SecurityContextDeny (removed in 1.30) and the kube-apiserver version is unknown');
+  });
+
+  it('PodSecurityPolicy (removed in 1.25) holds the list on 1.29 the same way', async () => {
+    const root = await withPlugins('kubeadm-control-plane-weak-1.29', 'PodSecurityPolicy');
+    const findings = await audit(root);
+    for (const id of ['apiserver.admission-plugins', 'apiserver.event-rate-limit'])
+      expect(findings.get(id)!.message, id).to.contain('names PodSecurityPolicy (removed in 1.25), which kube-apiserver v1.29.10 rejects');
+  });
+
   it('1.33: the plugin list naming SecurityContextDeny is not rewritten (no NodeRestriction, no EventRateLimit added)', async () => {
     const root = await withPlugins('kubeadm-control-plane-weak-1.33', 'SecurityContextDeny');
     const findings = await audit(root);
