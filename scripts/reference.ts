@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { RULE_VALUE_SPECS, RULES } from '../agent/rules/index.js';
 import { coverageText } from '../agent/rules/cis/catalogue.js';
 import { BENCHMARKS } from '../agent/rules/cis/index.js';
+import { NAMESPACE_RULES } from '../agent/rules/workloads/namespace-rules.js';
 import { WORKLOAD_RULES } from '../agent/rules/workloads/pod-rules.js';
 import { AgentMetrics } from '../agent/telemetry/metrics.js';
 
@@ -28,7 +29,7 @@ export function rulesReference(): string {
   const lines = [
     '# Rules reference',
     '',
-    `${RULES.length} node rules and ${WORKLOAD_RULES.length} workload rules. The prose in [../rules.md](../rules.md) explains how each is judged.`,
+    `${RULES.length} node rules and ${WORKLOAD_RULES.length + NAMESPACE_RULES.length} workload rules. The prose in [../rules.md](../rules.md) explains how each is judged.`,
     '',
     'Disruption: `reload` = a kubeadm static pod, recreated by the kubelet when its manifest is written and health-gated right after (on the k8s snap the same rule restarts the snap service); `restart` = a systemd restart after every change is written; `none` = takes effect as written.',
     '',
@@ -52,7 +53,7 @@ export function rulesReference(): string {
     '',
     '| Rule | Title | Policy value (default) |',
     '| --- | --- | --- |',
-    ...WORKLOAD_RULES.map((rule) => `| \`${rule.id}\` | ${cell(rule.title)} | ${valueOf(rule.id)} |`),
+    ...[...WORKLOAD_RULES, ...NAMESPACE_RULES].map((rule) => `| \`${rule.id}\` | ${cell(rule.title)} | ${valueOf(rule.id)} |`),
     '',
     ...BENCHMARKS.flatMap((benchmark) => [
       `## ${benchmark.title} (\`audit --benchmark ${benchmark.name}\`), sections 1-4`,

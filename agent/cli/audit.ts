@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { summarize, type Finding } from '../core/finding.js';
 import type { EvaluatedRule } from '../core/planner.js';
-import type { Policy } from '../core/policy.js';
+import { ruleEnabled, type Policy } from '../core/policy.js';
 import { uncoveredChecks, uncoveredFinding } from '../rules/cis/catalogue.js';
 import { BENCHMARKS, DEFAULT_BENCHMARK, benchmarkNamed } from '../rules/cis/index.js';
+import { auditNamespaces, NAMESPACE_POD_SECURITY, withNamespaceAudit } from '../rules/workloads/namespace-rules.js';
 import { auditWorkloads, type WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import { COMMON_HELP, EXIT, EXIT_HELP, InputError, UsageError, commonOptions, outputFormat, parseCommand } from './common.js';
 import type { Command } from './command.js';
@@ -16,25 +17,40 @@ import { buildAuditReport } from './report-model.js';
 import { auditJson, auditJunit, findingsOf, nodeInfo, workloadTable } from './render.js';
 import { agentVersion } from './version.js';
 
-/** Lists this node's pods once and audits them (the Kubernetes client loads only here). */
+/**
+ * Lists this node's pods once and audits them, and every Namespace's Pod Security label unless the
+ * policy turns that rule off (the Kubernetes client loads only here).
+ */
 async function auditNodePods(kubeconfig: string, nodeName: string, policy: Policy, deps: CliDeps): Promise<WorkloadAudit> {
   if (!existsSync(kubeconfig)) throw new InputError(`--kubeconfig ${kubeconfig}: no such file`);
   const { clusterApi, loadKubeConfig } = await import('../cluster/client.js');
+  const api = clusterApi(loadKubeConfig({ kind: 'kubeconfig', path: kubeconfig }));
   let pods;
   try {
-    pods = await clusterApi(loadKubeConfig({ kind: 'kubeconfig', path: kubeconfig })).pods.listOnNode(nodeName);
+    pods = await api.pods.listOnNode(nodeName);
   } catch (error) {
     throw new InputError(
       `cannot list the pods of node ${nodeName} with --kubeconfig ${kubeconfig}: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
   const self = deps.env.POD_NAMESPACE && deps.env.POD_NAME ? { namespace: deps.env.POD_NAMESPACE, name: deps.env.POD_NAME } : null;
-  return auditWorkloads(
+  const now = deps.now().getTime();
+  const audit = auditWorkloads(
     pods.pods.map((record) => record.pod),
     policy,
     self,
-    deps.now().getTime(),
+    now,
   );
+  if (!ruleEnabled(policy, NAMESPACE_POD_SECURITY)) return audit;
+  let namespaces;
+  try {
+    namespaces = await api.namespaces.list();
+  } catch (error) {
+    throw new InputError(
+      `cannot list namespaces with --kubeconfig ${kubeconfig} (for ${NAMESPACE_POD_SECURITY}; turn it off with enabled: false in the policy to skip it): ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  return withNamespaceAudit(audit, auditNamespaces(namespaces, policy, deps.env.POD_NAMESPACE ?? null, now));
 }
 
 /** The Node's own labels, for a policy with node-pool overrides (needs nodes get). */
@@ -79,9 +95,11 @@ never counted as a pass. Nothing on the node is changed.
   --kubeconfig FILE      also audit the pods on this node (--node-name) against the workload rules
                          (privileged, host namespaces, root, capabilities, limits, runtime socket
                          mounts, writable root filesystem, privilege escalation), with the policy's
-                         exemptions; JSON gains a "workloads" object (table and json only). Needs pods
-                         list (read only). With a policy that has node-pool overrides, the Node's own
-                         labels choose them (needs nodes get) unless --node-labels is given
+                         exemptions, and every namespace's pod-security.kubernetes.io/enforce label
+                         (workload.namespace-pod-security); JSON gains a "workloads" object (table and
+                         json only). Needs pods and namespaces list (read only). With a policy that has
+                         node-pool overrides, the Node's own labels choose them (needs nodes get)
+                         unless --node-labels is given
 
 The policy's node-pool overrides that matched this node are printed ("Overrides applied:", and
 "overrides" in the JSON).

@@ -120,10 +120,31 @@ export async function connectCluster(wiring: ClusterWiring): Promise<{ cluster: 
         error: error instanceof ConflictError ? 'conflict' : error instanceof Error ? error.message : String(error),
       }),
   });
+  // Events about Namespaces get a rate limit of their own: many unlabelled namespaces must not crowd out the Node's.
+  const namespaceEvents = new EventRecorder(api.events, {
+    namespace: 'default',
+    node: { name: nodeName, uid },
+    ...DEFAULT_EVENT_LIMITS,
+    now: wiring.now,
+    onError: (error) =>
+      logger.debug('namespace event not recorded', {
+        error: error instanceof ConflictError ? 'conflict (another agent recorded it)' : error instanceof Error ? error.message : String(error),
+      }),
+  });
   const workloads = new WorkloadAuditor(
     nodeName,
     wiring.self,
-    { pods: api.pods, events, metrics: wiring.metrics, logger, policy: wiring.policy, now: wiring.now },
+    {
+      pods: api.pods,
+      events,
+      metrics: wiring.metrics,
+      logger,
+      policy: wiring.policy,
+      now: wiring.now,
+      namespaces: api.namespaces,
+      namespaceEvents,
+      selfNamespace: wiring.namespace,
+    },
     wiring.workloadDebounceMs,
   );
   const leader = new LeaseSemaphore(api.leases, {

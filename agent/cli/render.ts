@@ -56,15 +56,20 @@ export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = nu
 
 /** The workload section of the table output. */
 export function workloadTable(audit: WorkloadAudit): string {
-  const lines = ['', `Workloads: ${audit.pods} pod(s) on this node, ${audit.violations.length} violation(s), ${audit.exempted.length} exempted`];
+  const namespaces = audit.namespaces === undefined ? '' : `, ${audit.namespaces} namespace(s)`;
+  const lines = [
+    '',
+    `Workloads: ${audit.pods} pod(s) on this node${namespaces}, ${audit.violations.length} violation(s), ${audit.exempted.length} exempted`,
+  ];
+  // A namespace rule's finding is about the Namespace itself (no pod).
+  const subject = (entry: { namespace: string; pod: string | null }) =>
+    entry.pod === null ? `namespace ${entry.namespace}` : `${entry.namespace}/${entry.pod}`;
   for (const violation of audit.violations)
     lines.push(
-      `${'FAIL'.padEnd(8)}${violation.rule.padEnd(42)}${violation.namespace}/${violation.pod}${violation.container ? ` [${violation.container}]` : ''}: ${violation.message}`,
+      `${'FAIL'.padEnd(8)}${violation.rule.padEnd(42)}${subject(violation)}${violation.container ? ` [${violation.container}]` : ''}: ${violation.message}`,
     );
   for (const entry of audit.exempted)
-    lines.push(
-      `${'EXEMPT'.padEnd(8)}${entry.rule.padEnd(42)}${entry.namespace}/${entry.pod}: ${entry.reason}${entry.expires ? ` (until ${entry.expires})` : ''}`,
-    );
+    lines.push(`${'EXEMPT'.padEnd(8)}${entry.rule.padEnd(42)}${subject(entry)}: ${entry.reason}${entry.expires ? ` (until ${entry.expires})` : ''}`);
   return `${lines.join('\n')}\n`;
 }
 

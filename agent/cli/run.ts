@@ -50,7 +50,9 @@ With cluster credentials (the pod's service account, or --kubeconfig) it also:
     the policy's exemptions; its own pod ($POD_NAMESPACE/$POD_NAME) is exempt;
   - one leader (Lease kube-harden-leader-0) hardens kube-system/kubelet-config and kube-system/kube-proxy
     (validated whole), then kube-proxy pods roll node by node, the leader's first, halting and
-    restoring the previous configuration at the first pod that is not Ready.
+    restoring the previous configuration at the first pod that is not Ready; it also lists the
+    namespaces at each resync and reports those without a Pod Security level
+    (workload.namespace-pod-security; in audit mode every agent does, no leader being elected).
 
   --no-restart             never restart services (changes are written; restarts reported pending)
   --metrics-address ADDR   HTTP for /metrics, and /healthz, /readyz unless --health-address is given

@@ -1,9 +1,10 @@
 /**
- * The Kubernetes API as the agent uses it: a handful of calls on Leases, Nodes and Events, in plain
+ * The Kubernetes API as the agent uses it: a handful of calls on Leases, Nodes, Events and more, in plain
  * types. The real implementation (client.ts) wraps @kubernetes/client-node; tests pass the same
  * implementation pointed at a fake API server, or a hand-written fake of this interface.
  */
 import type { ClusterPolicyReport } from '../core/policy-report.js';
+import type { NamespaceLike } from '../rules/workloads/namespace-rules.js';
 import type { PodLike } from '../rules/workloads/pod-view.js';
 
 /** A coordination.k8s.io/v1 Lease, reduced to the fields the agent reads and writes. */
@@ -134,6 +135,11 @@ export interface PodApi {
   delete(namespace: string, name: string): Promise<void>;
 }
 
+export interface NamespaceApi {
+  /** Every Namespace, with its labels (the workload audit's namespace rules). */
+  list(): Promise<NamespaceLike[]>;
+}
+
 export interface ConfigMapApi {
   get(namespace: string, name: string): Promise<ConfigMapRecord | null>;
   /** Throws ConflictError when `resourceVersion` is stale. */
@@ -167,6 +173,7 @@ export interface ClusterApi {
   readonly nodes: NodeApi;
   readonly events: EventApi;
   readonly pods: PodApi;
+  readonly namespaces: NamespaceApi;
   readonly configMaps: ConfigMapApi;
   readonly daemonSets: DaemonSetApi;
   readonly policyReports: PolicyReportApi;

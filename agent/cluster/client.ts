@@ -11,9 +11,11 @@ import {
   type CoreV1Event,
   type V1ConfigMap,
   type V1Lease,
+  type V1Namespace,
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
+import type { NamespaceLike } from '../rules/workloads/namespace-rules.js';
 import type { PodLike } from '../rules/workloads/pod-view.js';
 import {
   NotFoundError,
@@ -27,6 +29,7 @@ import {
   type ConfigMapApi,
   type ConfigMapRecord,
   type DaemonSetApi,
+  type NamespaceApi,
   type PodApi,
   type PodEvent,
   type PodRecord,
@@ -276,6 +279,22 @@ class ClientPods implements PodApi {
   }
 }
 
+function toNamespace(namespace: V1Namespace): NamespaceLike {
+  return { name: namespace.metadata?.name ?? '', labels: namespace.metadata?.labels ?? {} };
+}
+
+class ClientNamespaces implements NamespaceApi {
+  constructor(private readonly api: CoreV1Api) {}
+
+  async list(): Promise<NamespaceLike[]> {
+    try {
+      return (await this.api.listNamespace()).items.map(toNamespace);
+    } catch (error) {
+      throw translate(error, 'namespaces');
+    }
+  }
+}
+
 class ClientConfigMaps implements ConfigMapApi {
   constructor(private readonly api: CoreV1Api) {}
 
@@ -361,6 +380,7 @@ export function clusterApi(config: KubeConfig): ClusterApi {
     nodes: new ClientNodes(core),
     events: new ClientEvents(core),
     pods: new ClientPods(core, new Watch(config)),
+    namespaces: new ClientNamespaces(core),
     configMaps: new ClientConfigMaps(core),
     daemonSets: new ClientDaemonSets(config.makeApiClient(AppsV1Api)),
     policyReports: new ClientPolicyReports(config.makeApiClient(CustomObjectsApi)),

@@ -16,6 +16,7 @@ export type ApiOperation =
   | 'pods.list'
   | 'pods.watch'
   | 'pods.delete'
+  | 'namespaces.list'
   | 'configmaps.get'
   | 'configmaps.replace'
   | 'configmaps.patch'
@@ -54,7 +55,7 @@ const crdMissing = (error: unknown) => error instanceof ResourceMissingError;
  * without the call; this makes every such failure visible as a metric.
  */
 export function countedClusterApi(api: ClusterApi, sink: ApiErrorSink): ClusterApi {
-  const { leases, nodes, events, pods, configMaps, daemonSets, policyReports } = api;
+  const { leases, nodes, events, pods, namespaces, configMaps, daemonSets, policyReports } = api;
   return {
     leases: {
       get: counted('leases.get', leases.get.bind(leases), sink),
@@ -83,6 +84,9 @@ export function countedClusterApi(api: ClusterApi, sink: ApiErrorSink): ClusterA
         sink,
       ),
       delete: counted('pods.delete', pods.delete.bind(pods), sink),
+    },
+    namespaces: {
+      list: counted('namespaces.list', namespaces.list.bind(namespaces), sink),
     },
     configMaps: {
       get: counted('configmaps.get', configMaps.get.bind(configMaps), sink),

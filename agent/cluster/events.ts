@@ -58,8 +58,13 @@ export class EventRecorder {
     this.refilledAt = options.now();
   }
 
-  /** Records an event about the Node, or about `about` (a Pod, a ConfigMap: the Event goes in its namespace). */
-  record(event: NodeEvent, about?: InvolvedObject): void {
+  /**
+   * Records an event about the Node, or about `about` (a Pod, a ConfigMap, a Namespace: the Event goes in
+   * `about.namespace`). `name` fixes the Event's name for a cluster-wide finding that every agent may
+   * see: they all create the same Event, the first wins and the others' creates are conflicts (409,
+   * not errors), so N agents make one Event, not N.
+   */
+  record(event: NodeEvent, about?: InvolvedObject, name?: string): void {
     const now = this.options.now();
     const target: InvolvedObject = about ?? { kind: 'Node', name: this.options.node.name, uid: this.options.node.uid };
     const namespace = target.namespace ?? this.options.namespace;
@@ -79,7 +84,7 @@ export class EventRecorder {
     // Named as client-go names them: <object>.<hex nanoseconds>, unique per series.
     const series: Series = {
       namespace,
-      name: `${target.name}.${(BigInt(now) * 1_000_000n).toString(16)}${this.series.size.toString(16)}`,
+      name: name ?? `${target.name}.${(BigInt(now) * 1_000_000n).toString(16)}${this.series.size.toString(16)}`,
       firstMs: now,
       lastMs: now,
       count: 1,

@@ -14,7 +14,8 @@ export interface RuleSetting {
 
 /**
  * A time-boxed exception for a workload rule (DESIGN §6): pods in one of `namespaces` (any namespace
- * when empty) whose labels include every pair of `labels`. At least one of the two is required.
+ * when empty) whose labels include every pair of `labels`; for a namespace rule, the Namespace by its
+ * name and its own labels. At least one of the two is required.
  */
 export interface Exemption {
   readonly rule: string;

@@ -237,7 +237,11 @@ export class Daemon {
       if (!this.kubeletVersion && node.obs.kubeletVersion) this.kubeletVersion = node.obs.kubeletVersion.raw;
       if (this.settings && reason !== 'event' && reason !== 'poll') {
         if (reason === 'roll') await this.settings.rollStep();
-        else this.clusterFindings = await this.settings.reconcile();
+        else {
+          this.clusterFindings = await this.settings.reconcile();
+          // Namespaces are cluster-wide too: judged and reported where the cluster-wide settings are.
+          await this.deps.cluster?.workloads?.refreshNamespaces(this.settings.leading);
+        }
       }
       // On a kubeadm node the kube-proxy rules skip (the ConfigMap is cluster-wide); the leader's verdict on it counts.
       const findings = node.evaluated.map(

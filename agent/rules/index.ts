@@ -11,6 +11,7 @@ import { kubeletConfigFilePermissions, kubeletServiceFilePermissions } from './k
 import { KUBELET_CIS_RULES } from './kubelet/cis-rules.js';
 import { KUBELET_SETTING_RULES } from './kubelet/setting-rules.js';
 import { kubeProxyHealthzBindAddress, kubeProxyMetricsBindAddress, kubeProxyNodePortAddresses } from './kube-proxy/snap.js';
+import { NAMESPACE_VALUE_SPECS } from './workloads/namespace-rules.js';
 import { WORKLOAD_VALUE_SPECS } from './workloads/pod-rules.js';
 
 /**
@@ -43,4 +44,5 @@ export const RULE_VALUE_SPECS: readonly RuleValueSpec[] = [
     return withSpec.valueSpec ?? { id: rule.meta.id };
   }),
   ...WORKLOAD_VALUE_SPECS,
+  ...NAMESPACE_VALUE_SPECS,
 ];

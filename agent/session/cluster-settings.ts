@@ -47,7 +47,17 @@ function kubeProxyVersion(images: readonly string[] | null): Version | null {
  * on other nodes). Every API error is logged and the step skipped: the node's own reconcile goes on.
  */
 export class ClusterSettings {
+  private leadingNow = false;
+
   constructor(private readonly deps: ClusterSettingsDeps) {}
+
+  /**
+   * Whether the last `reconcile` judged the cluster-wide settings here: the leader, or every agent in
+   * audit mode. Other cluster-wide findings (the namespace rules) are reported by the same agents.
+   */
+  get leading(): boolean {
+    return this.leadingNow;
+  }
 
   async reconcile(): Promise<Finding[]> {
     const { leader, logger } = this.deps;
@@ -59,6 +69,7 @@ export class ClusterSettings {
     } catch (error) {
       logger.warn('leader election failed', { error: message(error) });
     }
+    this.leadingNow = leading;
     const findings: Finding[] = [];
     if (leading) {
       try {

@@ -64,10 +64,13 @@ export class AgentMetrics {
     labelNames: ['rule'],
     registers: [this.registry],
   });
-  /** Violations of the workload seed rules by pods on this node (exempted ones not counted). */
+  /**
+   * Violations of the workload rules by pods on this node, and of the namespace rules by the Namespace
+   * itself (1 each, only on the agent that reports cluster-wide findings); exempted ones not counted.
+   */
   readonly workloadViolations = new Gauge({
     name: 'kube_harden_workload_violations',
-    help: 'Workload rule violations by pods on this node, per rule and namespace (exemptions applied).',
+    help: 'Workload rule violations per rule and namespace, exemptions applied: by pods on this node; for workload.namespace-pod-security the Namespace itself (1), reported where the cluster-wide findings are (the leader; every agent in audit mode).',
     labelNames: ['rule', 'namespace'],
     registers: [this.registry],
   });

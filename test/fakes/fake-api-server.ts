@@ -17,7 +17,7 @@ export interface RecordedRequest {
 }
 
 type NodeCondition = { type: string; status: string };
-type Kind = 'leases' | 'events' | 'nodes' | 'configmaps' | 'pods' | 'daemonsets' | 'clusterpolicyreports';
+type Kind = 'leases' | 'events' | 'nodes' | 'namespaces' | 'configmaps' | 'pods' | 'daemonsets' | 'clusterpolicyreports';
 type Route = { kind: Kind; namespace: string | null; name: string | null };
 
 const ROUTES: readonly [RegExp, Kind][] = [
@@ -153,6 +153,15 @@ export class FakeApiServer {
     });
   }
 
+  /** Adds or replaces a Namespace with its labels (cluster-scoped). */
+  putNamespace(name: string, labels: Record<string, string> = {}): void {
+    this.objects.set(`namespaces//${name}`, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, uid: `uid-${name}`, labels, resourceVersion: String(this.version++) },
+    });
+  }
+
   deleteNode(name: string): void {
     this.objects.delete(`nodes//${name}`);
   }
@@ -227,6 +236,7 @@ export class FakeApiServer {
   private route(path: string): Route | null {
     if (path === '/api/v1/nodes') return { kind: 'nodes', namespace: null, name: null };
     if (path === '/api/v1/pods') return { kind: 'pods', namespace: null, name: null };
+    if (path === '/api/v1/namespaces') return { kind: 'namespaces', namespace: null, name: null };
     const report = /^\/apis\/wgpolicyk8s\.io\/v1alpha2\/clusterpolicyreports(?:\/([^/]+))?$/.exec(path);
     if (report) return { kind: 'clusterpolicyreports', namespace: null, name: report[1] ? decodeURIComponent(report[1]) : null };
     const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);

@@ -128,6 +128,7 @@ describe('control planes weakened the ways issue 15 lists: audit, apply, apply a
 
 describe('SecurityContextDeny (removed in 1.30)', () => {
   after(cleanupTempDirs);
+  const MANIFEST = 'etc/kubernetes/manifests/kube-apiserver.yaml';
 
   for (const [fixture, words] of [
     ['kubeadm-control-plane-weak-1.29', 'deprecated since 1.27'],
@@ -147,6 +148,62 @@ describe('SecurityContextDeny (removed in 1.30)', () => {
       await cli(['apply', '--output', 'json'], root);
       expect(read(root, manifest)).to.contain('SecurityContextDeny');
     });
+
+  /** The fixture's apiserver manifest with its plugin list (and image) replaced. */
+  async function withPlugins(fixture: string, plugins: string, image?: string): Promise<string> {
+    const root = copyFixture(fixture);
+    const { writeFileSync } = await import('node:fs');
+    let text = read(root, MANIFEST).replace('--enable-admission-plugins=NodeRestriction', `--enable-admission-plugins=${plugins}`);
+    if (image) text = text.replace(/image: registry\.k8s\.io\/kube-apiserver:\S+/, `image: ${image}`);
+    writeFileSync(`${root}/${MANIFEST}`, text);
+    return root;
+  }
+
+  for (const [image, words] of [
+    ['registry.k8s.io/kube-apiserver:v1.26.15', 'SecurityContextDeny is removed in 1.30'],
+    ['registry.example/kube-apiserver', 'SecurityContextDeny is removed in 1.30'],
+  ] as const)
+    it(`before 1.27 and on an unknown version (${image}) the finding names Pod Security Admission too`, async () => {
+      const finding = (await audit(await withPlugins('kubeadm-control-plane-weak-1.29', 'NodeRestriction,SecurityContextDeny', image))).get(
+        'apiserver.security-context-deny',
+      )!;
+      expect(finding).to.include({ status: 'fail', remediable: false });
+      expect(finding.message).to.contain(words).and.to.contain('Pod Security Admission replaces it');
+    });
+
+  it('an unknown version holds the list too (the plugin may be one it rejects)', async () => {
+    const root = await withPlugins('kubeadm-control-plane-weak-1.29', 'NodeRestriction,SecurityContextDeny', 'registry.example/kube-apiserver');
+    const finding = (await audit(root)).get('apiserver.event-rate-limit')!;
+    expect(finding).to.include({ status: 'fail', remediable: false });
+    expect(finding.message).to.contain('names SecurityContextDeny (removed in 1.30) and the kube-apiserver version is unknown');
+  });
+
+  it('PodSecurityPolicy (removed in 1.25) holds the list on 1.29 the same way', async () => {
+    const root = await withPlugins('kubeadm-control-plane-weak-1.29', 'PodSecurityPolicy');
+    const findings = await audit(root);
+    for (const id of ['apiserver.admission-plugins', 'apiserver.event-rate-limit'])
+      expect(findings.get(id)!.message, id).to.contain('names PodSecurityPolicy (removed in 1.25), which kube-apiserver v1.29.10 rejects');
+  });
+
+  it('1.33: the plugin list naming SecurityContextDeny is not rewritten (no NodeRestriction, no EventRateLimit added)', async () => {
+    const root = await withPlugins('kubeadm-control-plane-weak-1.33', 'SecurityContextDeny');
+    const findings = await audit(root);
+    for (const id of ['apiserver.admission-plugins', 'apiserver.event-rate-limit']) {
+      expect(findings.get(id)!, id).to.include({ status: 'fail', remediable: false });
+      expect(findings.get(id)!.message, id).to.contain('kube-apiserver v1.33.2 rejects').and.to.contain('pod-security.kubernetes.io/enforce');
+    }
+    await cli(['apply', '--output', 'json'], root);
+    const flags = read(root, MANIFEST)
+      .split('\n')
+      .filter((line) => line.includes('--enable-admission-plugins'));
+    expect(flags).to.deep.equal(['    - --enable-admission-plugins=SecurityContextDeny']);
+  });
+
+  it('1.29 (the plugin exists behind its gate): the list is still completed, the plugin kept as it was', async () => {
+    const root = await withPlugins('kubeadm-control-plane-weak-1.29', 'SecurityContextDeny');
+    await cli(['apply', '--output', 'json'], root);
+    expect(read(root, MANIFEST)).to.contain('--enable-admission-plugins=SecurityContextDeny,NodeRestriction,EventRateLimit');
+  });
 
   it('a clean API server passes and still names the replacement', async () => {
     const finding = (await audit(copyFixture('kubeadm-control-plane'))).get('apiserver.security-context-deny')!;

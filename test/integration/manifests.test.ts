@@ -116,6 +116,7 @@ describe('manifests: kustomize overlays, schemas, RBAC, policy, monitoring', fun
       .sort();
     expect(grants).to.deep.equal([
       'ClusterRole/-/kube-harden-agent:  events create,patch',
+      'ClusterRole/-/kube-harden-agent:  namespaces list',
       'ClusterRole/-/kube-harden-agent:  nodes get,list,patch',
       'ClusterRole/-/kube-harden-agent:  pods list,watch',
       'ClusterRole/-/kube-harden-agent: authentication.k8s.io tokenreviews create',
@@ -135,6 +136,7 @@ describe('manifests: kustomize overlays, schemas, RBAC, policy, monitoring', fun
       'nodes',
       'events',
       'pods',
+      'namespaces',
       'configmaps',
       'daemonsets',
       'tokenreviews',

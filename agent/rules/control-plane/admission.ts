@@ -7,6 +7,7 @@ import { parseArgsFile, setArg } from '../../formats/args-file.js';
 import { hasMountPath, mountConfigFile, parseStaticPod, setPodAnnotation, setPodFlag } from '../../formats/static-pod.js';
 import { deepFreeze, memoizeParse } from '../../formats/parse-memo.js';
 import { shortDigest } from '../../core/digest.js';
+import { atLeast, formatVersion } from '../../core/version.js';
 import type { NodeContext } from '../context.js';
 import { COMPONENTS, componentView, controlPlaneTargets, type ComponentView } from './components.js';
 import { componentFlagRule, componentUnavailable, type FlagDesire, restartFor } from './flag-rule.js';
@@ -120,6 +121,36 @@ function enabledPlugins(view: ComponentView): string[] {
   return view.kind === 'static-pod' || view.kind === 'snap' ? (view.flags.get('enable-admission-plugins') ?? '').split(',').filter(Boolean) : [];
 }
 
+/**
+ * Admission plugins a release removed: an apiserver of that release or newer that names one in
+ * --enable-admission-plugins exits at start (KUBERNETES-FACTS §7e). Pod Security Admission replaces both.
+ */
+const REMOVED_PLUGINS = [
+  { name: 'PodSecurityPolicy', removedIn: { major: 1, minor: 25 } },
+  { name: 'SecurityContextDeny', removedIn: { major: 1, minor: 30 } },
+] as const;
+
+/**
+ * Why --enable-admission-plugins must not be rewritten: it names a plugin the apiserver's release
+ * removed, or may have (version unknown). Rewriting the list would write that plugin again into a
+ * manifest the apiserver rejects; taking it out is the operator's step, after the namespaces carry Pod
+ * Security Admission labels (apiserver.security-context-deny says so). Null when the list may be rewritten.
+ */
+export function removedPluginHold(view: ComponentView): string | null {
+  if (view.kind !== 'static-pod' && view.kind !== 'snap') return null;
+  const plugins = enabledPlugins(view);
+  for (const plugin of REMOVED_PLUGINS) {
+    if (!plugins.includes(plugin.name)) continue;
+    const removed = `${plugin.name} (removed in ${plugin.removedIn.major}.${plugin.removedIn.minor})`;
+    const fix = `remove it by hand once the namespaces carry pod-security.kubernetes.io/enforce labels (Pod Security Admission replaces it)`;
+    if (!view.version)
+      return `--enable-admission-plugins names ${removed} and the ${API.name} version is unknown (${view.versionSource}): the list is not rewritten; ${fix}`;
+    if (atLeast(view.version, plugin.removedIn.major, plugin.removedIn.minor))
+      return `--enable-admission-plugins names ${removed}, which ${API.name} ${formatVersion(view.version)} rejects: the list is not rewritten with it; ${fix}`;
+  }
+  return null;
+}
+
 function withPlugin(list: string, plugin: string): string {
   const plugins = list.split(',').filter(Boolean);
   return plugins.includes(plugin) ? list : [...plugins, plugin].join(',');
@@ -230,6 +261,12 @@ export const apiserverEventRateLimit: Rule<NodeContext> & {
         : 'not configured';
     const actual = `${enabled ? 'EventRateLimit enabled' : 'EventRateLimit not enabled'}; ${configuredLimits}`;
     if (configOk && !manifestChanges) return { finding: { ...base, status: 'pass', actual, source: configPath, remediable: false, message: '' } };
+    const hold = manifestChanges ? removedPluginHold(view) : null;
+    if (hold)
+      return {
+        finding: { ...base, status: 'fail', actual, source: view.path, remediable: false, message: `not remediated: ${hold}` },
+        blocked: hold,
+      };
     edits.push({ path: view.path, restartsComponent: view.kind === 'static-pod', transform: (text) => manifestEdit(text ?? '') });
     const restart = restartFor(API, view.kind);
     return {
@@ -251,7 +288,7 @@ const PLUGINS = 'apiserver.admission-plugins';
 /**
  * NodeRestriction on, AlwaysAdmit off, AlwaysPullImages only when the policy opts in (it breaks
  * air-gapped and sideloaded nodes). Plugins removed by a release (SecurityContextDeny, PodSecurityPolicy)
- * are never added.
+ * are never added, and a list that names one is not rewritten where the apiserver rejects it.
  */
 export const apiserverAdmissionPlugins = componentFlagRule({
   id: PLUGINS,
@@ -283,6 +320,7 @@ export const apiserverAdmissionPlugins = componentFlagRule({
     );
   },
   minVersion: { major: 1, minor: 19 },
+  hold: (ctx) => removedPluginHold(componentView(ctx.obs, API)),
 });
 
 /**

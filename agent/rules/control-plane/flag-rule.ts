@@ -27,6 +27,8 @@ export interface FlagRuleSpec {
   readonly value?: RuleValueSpec['value'];
   /** Oldest component version the flag is known to be accepted by. */
   readonly minVersion: { readonly major: number; readonly minor: number };
+  /** Why the flag must not be rewritten on this node although it fails (null: it may be). */
+  readonly hold?: (ctx: NodeContext) => string | null;
 }
 
 /**
@@ -112,7 +114,7 @@ export function componentFlagRule(spec: FlagRuleSpec): Rule<NodeContext> & { rea
       const actual = raw !== undefined ? `--${spec.flag}=${raw}` : `(not set; default ${spec.defaultValue ?? 'none'})`;
       const ok = spec.judge ? spec.judge(effective, desired) : desired.kind === 'set' ? effective === desired.value : raw === undefined;
       if (ok) return { finding: { ...base, status: 'pass', actual, source: view.path, remediable: false, message: '' } };
-      const block = versionBlock(view.version, spec, view.versionSource);
+      const block = versionBlock(view.version, spec, view.versionSource) ?? spec.hold?.(ctx) ?? null;
       const finding: Finding = {
         ...base,
         status: 'fail',

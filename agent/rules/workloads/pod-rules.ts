@@ -6,7 +6,8 @@ import type { ContainerLike, PodLike } from './pod-view.js';
 export interface WorkloadViolation {
   readonly rule: string;
   readonly namespace: string;
-  readonly pod: string;
+  /** The pod; null for a namespace rule (the finding is about the Namespace itself). */
+  readonly pod: string | null;
   /** The container it concerns; null for pod-level settings (host namespaces, volumes). */
   readonly container: string | null;
   readonly message: string;
@@ -22,6 +23,8 @@ export interface WorkloadAudit {
   readonly violations: readonly WorkloadViolation[];
   readonly exempted: readonly ExemptedViolation[];
   readonly pods: number;
+  /** Namespaces judged by the namespace rules (rules/workloads/namespace-rules.ts); absent when they were not listed. */
+  readonly namespaces?: number;
 }
 
 interface WorkloadRule {
@@ -161,11 +164,27 @@ export function exemptionActive(exemption: Exemption, nowMs: number): boolean {
   return exemption.expires === null || nowMs < Date.parse(`${exemption.expires}T00:00:00Z`);
 }
 
-function exemptionCovers(exemption: Exemption, rule: string, pod: PodLike): boolean {
-  if (exemption.rule !== rule) return false;
-  if (exemption.namespaces.length > 0 && !exemption.namespaces.includes(pod.metadata.namespace)) return false;
-  const labels = pod.metadata.labels ?? {};
-  return Object.entries(exemption.labels).every(([key, value]) => labels[key] === value);
+/**
+ * The policy's exemption for `rule` on an object in `namespace` with `labels` (a pod's, or for a namespace
+ * rule the Namespace's own): the first that names the rule, matches namespace and labels and has not
+ * expired; null when none applies.
+ */
+export function activeExemption(
+  policy: Policy,
+  rule: string,
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+  nowMs: number,
+): Exemption | null {
+  return (
+    policy.exemptions.find(
+      (exemption) =>
+        exemption.rule === rule &&
+        (exemption.namespaces.length === 0 || exemption.namespaces.includes(namespace)) &&
+        Object.entries(exemption.labels).every(([key, value]) => labels[key] === value) &&
+        exemptionActive(exemption, nowMs),
+    ) ?? null
+  );
 }
 
 /**
@@ -186,7 +205,7 @@ export function auditWorkloads(pods: readonly PodLike[], policy: Policy, self: S
       if (!ruleEnabled(policy, rule.id)) continue;
       for (const found of rule.check(pod, policy)) {
         const violation = { rule: rule.id, namespace: pod.metadata.namespace, pod: pod.metadata.name, ...found };
-        const exemption = policy.exemptions.find((candidate) => exemptionCovers(candidate, rule.id, pod) && exemptionActive(candidate, nowMs));
+        const exemption = activeExemption(policy, rule.id, pod.metadata.namespace, pod.metadata.labels ?? {}, nowMs);
         if (exemption) exempted.push({ ...violation, reason: exemption.reason, expires: exemption.expires });
         else violations.push(violation);
       }

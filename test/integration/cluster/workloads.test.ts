@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { policyFrom } from '../../helpers/policy.js';
+import { policyFrom, writePolicyFile } from '../../helpers/policy.js';
 import { clusterApi, loadKubeConfig } from '../../../agent/cluster/client.js';
 import { DEFAULT_EVENT_LIMITS, EventRecorder } from '../../../agent/cluster/events.js';
 import type { Policy } from '../../../agent/core/policy.js';
@@ -137,6 +137,44 @@ describe('workload audit: a watch on this node’s pods through the real client'
     ]);
     const table = testCli({ env: { NODE_NAME: 'node-a' } });
     await runCli(['audit', '--host-root', fixturePath('kubeadm-worker'), '--kubeconfig', await server.kubeconfig()], table.deps);
-    expect(table.stdout()).to.contain('Workloads: 2 pod(s) on this node, 1 violation(s), 0 exempted');
+    expect(table.stdout()).to.contain('Workloads: 2 pod(s) on this node, 0 namespace(s), 1 violation(s), 0 exempted');
+  });
+
+  it('audit --kubeconfig judges every namespace’s Pod Security label too, with exemptions; without namespaces list it says how to skip that', async () => {
+    server.putPod(pod('shop', 'web', 'node-a', HARDENED));
+    server.putNamespace('shop');
+    server.putNamespace('team-b', { 'pod-security.kubernetes.io/enforce': 'restricted' });
+    server.putNamespace('kube-system');
+    const policy = writePolicyFile([
+      'exemptions:',
+      '  - { rule: workload.namespace-pod-security, namespaces: [kube-system], reason: "CNI agents", expires: 2999-01-01 }',
+    ]);
+    const args = ['audit', '--host-root', fixturePath('kubeadm-worker'), '--kubeconfig', await server.kubeconfig(), '--policy', policy];
+    const harness = testCli({ env: { NODE_NAME: 'node-a' } });
+    expect(await runCli([...args, '--output', 'json'], harness.deps)).to.equal(1);
+    const { workloads } = JSON.parse(harness.stdout());
+    expect(workloads.namespaces).to.equal(3);
+    expect(
+      workloads.violations.map((v: { namespace: string; pod: string | null; rule: string }) => `${v.rule} ${v.namespace} ${v.pod}`),
+    ).to.deep.equal(['workload.namespace-pod-security shop null']);
+    const table = testCli({ env: { NODE_NAME: 'node-a' } });
+    await runCli(args, table.deps);
+    expect(table.stdout()).to.contain('Workloads: 1 pod(s) on this node, 3 namespace(s), 1 violation(s), 1 exempted');
+    expect(table.stdout()).to.match(/FAIL +workload\.namespace-pod-security +namespace shop: no pod-security\.kubernetes\.io\/enforce label/);
+    expect(table.stdout()).to.match(/EXEMPT +workload\.namespace-pod-security +namespace kube-system: CNI agents \(until 2999-01-01\)/);
+
+    // With the rule off the namespaces are not even listed.
+    const listed = server.requests.filter((request) => request.path === '/api/v1/namespaces').length;
+    const off = writePolicyFile(['rules:', '  workload.namespace-pod-security: { enabled: false }']);
+    const quiet = testCli({ env: { NODE_NAME: 'node-a' } });
+    await runCli([...args.slice(0, -1), off, '--output', 'json'], quiet.deps);
+    expect(JSON.parse(quiet.stdout()).workloads.violations).to.deep.equal([]);
+    expect(server.requests.filter((request) => request.path === '/api/v1/namespaces').length).to.equal(listed);
+
+    server.failNext('GET', /^\/api\/v1\/namespaces$/, 403);
+    const refused = testCli({ env: { NODE_NAME: 'node-a' } });
+    expect(await runCli(args, refused.deps)).to.equal(2);
+    expect(refused.err.join('')).to.contain('cannot list namespaces').and.to.contain('enabled: false');
+    expect(refused.err.join('')).to.not.match(/\n\s+at /);
   });
 });

@@ -304,6 +304,12 @@ describe('real API server: a fleet of kube-harden run processes as the shipped S
     const core = real.server.adminConfig().makeApiClient(CoreV1Api);
     const events = (await core.listNamespacedEvent({ namespace: 'default' })).items;
     expect(events.some((event) => event.reason === 'WorkloadViolation' && event.involvedObject.name === 'privileged-web')).to.equal(true);
+    // No leader in audit mode: both agents report the unlabelled Namespace default, and make one Event of it.
+    expect(events.filter((event) => event.involvedObject.kind === 'Namespace').map((event) => event.involvedObject.name)).to.deep.equal(['default']);
+    for (const node of nodes)
+      expect(await node.metrics(), node.name).to.contain(
+        'kube_harden_workload_violations{rule="workload.namespace-pod-security",namespace="default"} 1',
+      );
     // The ConfigMaps' contents, and the server's record of who wrote what.
     expect((await real.server.adminApi().configMaps.get('kube-system', 'kube-proxy'))!.data['config.conf']).to.contain(
       'metricsBindAddress: 0.0.0.0:10249',

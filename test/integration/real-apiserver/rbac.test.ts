@@ -63,6 +63,7 @@ let run = 0;
 /**
  * Every API operation the agent makes, through the agent's own cluster code as the ServiceAccount: the
  * Node annotator, the Event recorder, the restart semaphore, the health check, the pod watch, the
+ * namespace list of the namespace rules, the
  * leader's ConfigMap and DaemonSet calls, the kube-proxy roll's pod delete, and the two reviews the
  * kube-rbac-proxy sidecar makes under the same ServiceAccount for each scrape. Errors are expected
  * when a permission is missing; the server's audit log says which.
@@ -117,6 +118,7 @@ async function everyAgentOperation(server: RealApiServer): Promise<void> {
   await quietly(() => watch.start());
   await sleep(100);
   watch.stop();
+  await quietly(() => api.namespaces.list());
   await quietly(async () => {
     const configMap = await api.configMaps.get('kube-system', 'kube-proxy');
     if (configMap) await api.configMaps.replace({ ...configMap, data: { ...configMap.data, run: String(run) } });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RULES } from '../../../agent/rules/index.js';
+import { NAMESPACE_RULES } from '../../../agent/rules/workloads/namespace-rules.js';
 import { WORKLOAD_RULES } from '../../../agent/rules/workloads/pod-rules.js';
 import { REPO } from '../../helpers/host.js';
 
@@ -75,6 +76,6 @@ describe('rule registry', () => {
   it('is documented: docs/rules.md names every built rule', () => {
     const docs = readFileSync(path.join(REPO, 'docs/rules.md'), 'utf8');
     for (const rule of RULES) expect(docs, rule.meta.id).to.contain(`\`${rule.meta.id}\``);
-    for (const rule of WORKLOAD_RULES) expect(docs, rule.id).to.contain(`\`${rule.id}\``);
+    for (const rule of [...WORKLOAD_RULES, ...NAMESPACE_RULES]) expect(docs, rule.id).to.contain(`\`${rule.id}\``);
   });
 });
