@@ -19,9 +19,11 @@ FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY agent ./agent
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund
+COPY scripts ./scripts
+# Type-check and bundle (npm run build): the image runs one ESM entry with its chunks, no node_modules.
+RUN npx tsc -p tsconfig.json && node dist/scripts/bundle.js
 
 FROM ${BASE_IMAGE}
 ARG VERSION=0.1.0
@@ -32,8 +34,7 @@ LABEL org.opencontainers.image.title="kube-harden" \
       org.opencontainers.image.source="https://github.com/kube-harden/kube-harden"
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist/agent ./dist/agent
+COPY --from=build /src/dist/bundle ./dist/bundle
 COPY --from=plugin /out/bandwidth /usr/lib/kube-harden/cni/bandwidth
 # The plugin runs on every host: a dynamically linked one would fail on older glibc. nsenter (util-linux)
 # reaches the host's systemd. No package managers or build tools stay in the runtime image.
@@ -42,7 +43,9 @@ RUN chmod 0755 /usr/lib/kube-harden/cni/bandwidth \
  && CNI_COMMAND=VERSION /usr/lib/kube-harden/cni/bandwidth </dev/null | grep -q cniVersion \
  && nsenter --version >/dev/null \
  && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
- && ln -s /app/dist/agent/main.js /usr/local/bin/kube-harden && chmod 0755 /app/dist/agent/main.js
-ENV NODE_ENV=production KUBE_HARDEN_PLUGIN_DIR=/usr/lib/kube-harden/cni
-ENTRYPOINT ["node", "/app/dist/agent/main.js"]
+ && ln -s /app/dist/bundle/kube-harden.mjs /usr/local/bin/kube-harden && chmod 0755 /app/dist/bundle/kube-harden.mjs \
+ && mkdir -p /var/lib/kube-harden/compile-cache
+# Node 22.1+ keeps the compiled chunks here between runs of the CLI in the container (see agent/main.ts).
+ENV NODE_ENV=production KUBE_HARDEN_PLUGIN_DIR=/usr/lib/kube-harden/cni KUBE_HARDEN_COMPILE_CACHE=/var/lib/kube-harden/compile-cache
+ENTRYPOINT ["node", "/app/dist/bundle/kube-harden.mjs"]
 CMD ["run"]

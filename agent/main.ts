@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import module from 'node:module';
 import { runCli } from './cli/index.js';
 import { ProcessCommandRunner } from './host/commands.js';
 import { HttpHealthProbe, KUBELET_HEALTHZ_URL } from './host/health.js';
@@ -10,6 +11,9 @@ import { LOG_LEVELS, createLogger, type LogLevel } from './telemetry/logger.js';
 // Composition root: real adapters only here. KUBE_HARDEN_SERVICE_PREFIX replaces the nsenter prefix
 // (space-separated) for hosts where the agent already runs in the host's namespaces.
 const env = process.env;
+// Node 22.1+ keeps compiled code between runs (the image sets the directory); each command's code is a
+// chunk loaded after this line, so a second `kube-harden audit` skips compiling it. Older Node: no-op.
+if (env.KUBE_HARDEN_COMPILE_CACHE) (module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache?.(env.KUBE_HARDEN_COMPILE_CACHE);
 const runner = new ProcessCommandRunner();
 const level = (LOG_LEVELS as readonly string[]).includes(env.KUBE_HARDEN_LOG_LEVEL ?? '') ? (env.KUBE_HARDEN_LOG_LEVEL as LogLevel) : 'warn';
 const prefix = env.KUBE_HARDEN_SERVICE_PREFIX !== undefined ? env.KUBE_HARDEN_SERVICE_PREFIX.split(' ').filter(Boolean) : DEFAULT_NSENTER_PREFIX;

@@ -58,14 +58,14 @@ trap 'buildah "${storage[@]}" rm "$ctr" >/dev/null 2>&1 || true' EXIT
 run() { buildah "${storage[@]}" run --isolation chroot "$@"; }
 
 entrypoint=$(buildah "${storage[@]}" inspect --format '{{.OCIv1.Config.Entrypoint}} {{.OCIv1.Config.Cmd}}' "$tag")
-[ "$entrypoint" = "[node /app/dist/agent/main.js] [run]" ] || fail "entrypoint is $entrypoint"
-version=$(run "$ctr" -- node /app/dist/agent/main.js version)
+[ "$entrypoint" = "[node /app/dist/bundle/kube-harden.mjs] [run]" ] || fail "entrypoint is $entrypoint"
+version=$(run "$ctr" -- node /app/dist/bundle/kube-harden.mjs version)
 echo "$version" | grep -q '^kube-harden ' || fail "version printed: $version"
 say "version in the image: $version"
 
 fixture=$(pwd)/test/fixtures/hosts/kubeadm-worker
 set +e
-audit=$(run -v "$fixture:/host:ro" "$ctr" -- node /app/dist/agent/main.js audit --host-root /host --node-ip 10.0.12.7 --output json 2>"$cache/audit.err")
+audit=$(run -v "$fixture:/host:ro" "$ctr" -- node /app/dist/bundle/kube-harden.mjs audit --host-root /host --node-ip 10.0.12.7 --output json 2>"$cache/audit.err")
 code=$?
 [ "$code" = 1 ] || cat "$cache/audit.err" >&2
 set -e

@@ -16,7 +16,9 @@ cpSync(fixture, hostRoot, { recursive: true, verbatimSymlinks: true });
 
 function run(title: string, args: string[]): number {
   process.stdout.write(`\n==> kube-harden ${args.join(' ')}    # ${title}\n\n`);
-  const result = spawnSync(process.execPath, [path.join(repo, 'dist/agent/main.js'), ...args, '--host-root', hostRoot], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [path.join(repo, 'dist/bundle/kube-harden.mjs'), ...args, '--host-root', hostRoot], {
+    stdio: 'inherit',
+  });
   process.stdout.write(`\n(exit code ${result.status})\n`);
   return result.status ?? 1;
 }
@@ -32,6 +34,6 @@ Files: the hardened host tree is ${hostRoot}
   flag overrides      ${hostRoot}/etc/default/kubelet
   sysctls             ${hostRoot}/etc/sysctl.d/90-kube-harden.conf
   backups + journal   ${hostRoot}/var/lib/kube-harden/backups/
-Undo it with: node dist/agent/main.js rollback --no-restart --host-root ${hostRoot}
+Undo it with: node dist/bundle/kube-harden.mjs rollback --no-restart --host-root ${hostRoot}
 `);
 process.exitCode = final;

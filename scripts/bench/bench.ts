@@ -22,7 +22,7 @@ import { silentLogger } from '../../agent/telemetry/logger.js';
 import { AgentMetrics } from '../../agent/telemetry/metrics.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const main = path.join(repo, 'dist/agent/main.js');
+const main = path.join(repo, 'dist/bundle/kube-harden.mjs');
 const pluginDir = process.env.KUBE_HARDEN_TEST_PLUGIN_DIR ?? '/var/cache/kube-harden/cni';
 const temps: string[] = [];
 

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { REPO } from './host.js';
 import { TEST_PLUGIN_DIR } from './prerequisites.js';
 
-export const MAIN = path.join(REPO, 'dist/agent/main.js');
+/** The CLI as users get it: the bundle `npm run build` writes (package.json's bin, the image's entrypoint). */
+export const MAIN = path.join(REPO, 'dist/bundle/kube-harden.mjs');
 
 /**
  * A loopback port unlikely to collide with another test run (no fixed ports in tests), below Linux's

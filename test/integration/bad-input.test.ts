@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO, cleanupTempDirs, copyFixture, snapshotTree, tempDir } from '../helpers/host.js';
-
-const MAIN = path.join(REPO, 'dist/agent/main.js');
+import { MAIN } from '../helpers/agent.js';
+import { cleanupTempDirs, copyFixture, snapshotTree, tempDir } from '../helpers/host.js';
 
 /** Runs the built CLI as a user would; asserts no stack trace ever reaches the terminal. */
 function kubeHarden(args: string[], env: Record<string, string> = {}) {

@@ -9,6 +9,14 @@ import { waitFor } from '../../helpers/wait.js';
 
 const RECORDER = path.join(REPO, 'dist/test/helpers/import-recorder.js');
 
+/** The bundle's files and the sources each holds (esbuild's metafile, written by `npm run build`). */
+function bundleChunks(): Array<{ file: string; inputs: string[] }> {
+  const meta = JSON.parse(readFileSync(path.join(REPO, 'dist/bundle-meta.json'), 'utf8')) as {
+    outputs: Record<string, { inputs: Record<string, unknown> }>;
+  };
+  return Object.entries(meta.outputs).map(([file, output]) => ({ file, inputs: Object.keys(output.inputs) }));
+}
+
 /** The module URLs a CLI invocation loads. */
 function importsOf(args: readonly string[]): string[] {
   const log = path.join(tempDir('kh-imports-'), 'imports.log');
@@ -25,6 +33,11 @@ describe('cluster features in the real process', function () {
   after(cleanupTempDirs);
 
   it('audit, plan and version never load the Kubernetes client (the recorder does see it when it is loaded)', () => {
+    const chunks = bundleChunks();
+    const withClient = chunks.filter((chunk) => chunk.inputs.some((input) => input.includes('node_modules/@kubernetes/client-node/')));
+    const clusterCli = chunks.find((chunk) => chunk.inputs.includes('agent/cli/cluster.ts'));
+    expect(withClient, 'the bundle has the Kubernetes client in a chunk of its own').to.not.deep.equal([]);
+    expect(withClient.some((chunk) => chunk.file === 'dist/bundle/kube-harden.mjs')).to.equal(false);
     const root = fixturePath('kubeadm-worker');
     for (const args of [
       [MAIN, 'audit', '--host-root', root],
@@ -32,11 +45,11 @@ describe('cluster features in the real process', function () {
       [MAIN, 'version'],
     ]) {
       const loaded = importsOf(args);
-      expect(loaded.some((url) => url.includes('/agent/cli/'))).to.equal(true);
-      expect(loaded.filter((url) => url.includes('@kubernetes/client-node') || url.includes('/agent/cluster/'))).to.deep.equal([]);
+      expect(loaded.some((url) => url.includes('/dist/bundle/chunks/'))).to.equal(true);
+      expect(loaded.filter((url) => withClient.some((chunk) => url.endsWith(chunk.file)))).to.deep.equal([]);
     }
-    const control = importsOf(['--input-type=module', '-e', `await import(${JSON.stringify(path.join(REPO, 'dist/agent/cli/cluster.js'))})`]);
-    expect(control.some((url) => url.includes('@kubernetes/client-node'))).to.equal(true);
+    const control = importsOf(['--input-type=module', '-e', `await import(${JSON.stringify(path.join(REPO, clusterCli!.file))})`]);
+    expect(control.some((url) => withClient.some((chunk) => url.endsWith(chunk.file)))).to.equal(true);
   });
 
   it('run --kubeconfig annotates its Node and records a Remediated Event on it', async () => {
