@@ -48,6 +48,8 @@ export class KubeadmConfigSync {
   /** What the last settled verdict was judged from; null = judge again at the next reconcile. */
   private judgedKey: string | null = null;
   private last: Finding | null = null;
+  /** The inspection the last verdict came from: the daemon hands back the same one for an unchanged node. */
+  private lastNode: InspectedNode | null = null;
 
   constructor(private readonly deps: KubeadmConfigDeps) {}
 
@@ -57,6 +59,8 @@ export class KubeadmConfigSync {
    * `unknown` finding and the node's own reconcile goes on.
    */
   async reconcile(node: InspectedNode, fresh: boolean): Promise<Finding | null> {
+    if (!fresh && node === this.lastNode && this.judgedKey !== null) return this.last;
+    this.lastNode = node;
     const policy = this.deps.policy();
     if (!ruleEnabled(policy, KUBEADM_CLUSTER_CONFIGURATION)) return this.forget();
     const statuses = new Map(node.evaluated.map((rule) => [rule.meta.id, rule.evaluation.finding.status]));
