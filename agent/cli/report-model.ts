@@ -78,6 +78,7 @@ const SECTION_OF: Readonly<Record<string, string>> = {
   'kube-apiserver': 'control plane',
   'kube-controller-manager': 'control plane',
   'kube-scheduler': 'control plane',
+  kubeadm: 'control plane',
   cni: 'pod network (CNI)',
   'kube-proxy': 'kube-proxy',
 };

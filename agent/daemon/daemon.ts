@@ -14,6 +14,7 @@ import { NodeReporter } from './reporting.js';
 import { policyForThisNode } from './node-policy.js';
 import { RestartBook } from './restart-book.js';
 import { clusterSettingsFor, type ClusterSettings } from '../session/cluster-settings.js';
+import { KubeadmConfigSync } from '../session/kubeadm-config.js';
 import type { Finding } from '../core/finding.js';
 import type { DaemonCluster, DaemonDeps, DaemonOptions, ReconcileReason } from './types.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
@@ -46,6 +47,9 @@ export class Daemon {
   private clusterFindings: readonly Finding[] = [];
   /** The last inspection: an unchanged node is not read in full, parsed or judged again. */
   private lastInspected: InspectedNode | null = null;
+  /** A kubeadm control-plane node keeps kubeadm-config in step itself (not the leader: a worker cannot know the flags). */
+  private readonly kubeadm: KubeadmConfigSync | null;
+  private kubeadmFinding: Finding | null = null;
   private readonly session: EnforcementSession;
   private readonly reporter: NodeReporter;
   private loaded = false;
@@ -84,6 +88,16 @@ export class Daemon {
     });
     this.reporter = new NodeReporter(deps.cluster, deps.logger);
     this.settings = deps.cluster ? this.clusterSettings(deps.cluster) : null;
+    this.kubeadm = deps.cluster
+      ? new KubeadmConfigSync({
+          configMaps: deps.cluster.api.configMaps,
+          session: this.session,
+          events: deps.cluster.events,
+          logger: deps.logger,
+          policy: () => this.policy,
+          nodeName: options.input.nodeName,
+        })
+      : null;
   }
 
   private clusterSettings(cluster: DaemonCluster): ClusterSettings {
@@ -243,11 +257,15 @@ export class Daemon {
           await this.deps.cluster?.workloads?.refreshNamespaces(this.settings.leading);
         }
       }
+      // Judged on this observation: a flag is mirrored only once its rules pass here, so one hardened by
+      // this reconcile is mirrored by the one it schedules right after (see below).
+      if (this.kubeadm) this.kubeadmFinding = await this.kubeadm.reconcile(node, reason === 'startup' || reason === 'resync' || reason === 'policy');
+      const fromCluster = [...this.clusterFindings, ...(this.kubeadmFinding ? [this.kubeadmFinding] : [])];
       // On a kubeadm node the kube-proxy rules skip (the ConfigMap is cluster-wide); the leader's verdict on it counts.
+      // So does this node's verdict on kubeadm-config.
       const findings = node.evaluated.map(
         (rule) =>
-          (rule.evaluation.finding.status === 'skip' && this.clusterFindings.find((finding) => finding.id === rule.meta.id)) ||
-          rule.evaluation.finding,
+          (rule.evaluation.finding.status === 'skip' && fromCluster.find((finding) => finding.id === rule.meta.id)) || rule.evaluation.finding,
       );
       this.deps.metrics.recordFindings(findings);
       // The report lists the benchmark's checks no rule judges too (skip, with what to check), as audit does.
@@ -270,6 +288,8 @@ export class Daemon {
         waiting = outcome.waiting;
         disruptionHeld = outcome.disruptionHeld;
         remaining = remaining.filter((id) => !outcome.fixed.has(id));
+        // Control-plane flags just hardened: mirror them into kubeadm-config from a fresh look at once.
+        if (this.kubeadm?.mirrors(outcome.fixed)) this.trigger('event');
       }
       if (this.policy.mode === 'enforce') await this.restartPending(started, gate);
       await this.reporter.state(

@@ -210,3 +210,37 @@ export function setPodAnnotation(text: string, key: string, value: string): stri
   doc.setIn(['metadata', 'annotations', key], value);
   return render(doc);
 }
+
+/** A hostPath volume as the component container mounts it (`type` as written, null when absent). */
+export interface MountedHostPath {
+  readonly name: string;
+  readonly hostPath: string;
+  readonly type: string | null;
+  readonly mountPath: string;
+  readonly readOnly: boolean;
+}
+
+/** The component container's mounts of hostPath volumes (other volume kinds are left out). */
+export function hostPathMounts(pod: StaticPod): MountedHostPath[] {
+  const spec = (pod.pod.spec ?? null) as { containers?: unknown[]; volumes?: unknown } | null;
+  const volumes = Array.isArray(spec?.volumes) ? (spec.volumes as unknown[]) : [];
+  const mounts = (spec?.containers?.[pod.container] as { volumeMounts?: unknown } | undefined)?.volumeMounts;
+  if (!Array.isArray(mounts)) return [];
+  return mounts.flatMap((item: unknown) => {
+    const mount = (item ?? {}) as { name?: unknown; mountPath?: unknown; readOnly?: unknown };
+    const volume = volumes.find((candidate) => (candidate as { name?: unknown } | null)?.name === mount.name) as
+      { hostPath?: { path?: unknown; type?: unknown } | null } | undefined;
+    const path = volume?.hostPath?.path;
+    const type = volume?.hostPath?.type;
+    if (typeof mount.name !== 'string' || typeof mount.mountPath !== 'string' || typeof path !== 'string') return [];
+    return [
+      {
+        name: mount.name,
+        hostPath: path,
+        type: typeof type === 'string' && type !== '' ? type : null,
+        mountPath: mount.mountPath,
+        readOnly: mount.readOnly === true,
+      },
+    ];
+  });
+}

@@ -22,7 +22,7 @@ import { disruptive, type RestartSlots } from './restart-slot.js';
  */
 export type ChangeCause = 'hardening' | 'drift' | 'policy';
 
-/** The cluster writes the session makes for the leader's settings and the kube-proxy roll. */
+/** The cluster writes the session makes for the leader's settings, kubeadm-config and the kube-proxy roll. */
 export interface ClusterWriteApi {
   readonly configMaps: Pick<ConfigMapApi, 'replace' | 'patchAnnotations'>;
   readonly pods: Pick<PodApi, 'delete'>;
@@ -198,7 +198,8 @@ export class EnforcementSession {
   }
 
   /**
-   * A cluster-wide ConfigMap the leader hardens. Null when nothing was written: audit mode, or no
+   * A cluster-wide ConfigMap the leader hardens (kube-proxy, kubelet-config), or kubeadm-config, which
+   * each kubeadm control-plane node keeps in step. Null when nothing was written: audit mode, or no
    * cluster. Conflicts (another writer) propagate: the caller re-reads and judges again.
    */
   async replaceConfigMap(policy: Policy, configMap: ConfigMapRecord): Promise<ConfigMapRecord | null> {

@@ -5,9 +5,13 @@ import { REPO } from './host.js';
 
 export const PROXY_CONF = readFileSync(path.join(REPO, 'test/fixtures/cluster/kube-proxy-config.conf'), 'utf8');
 export const KUBELET_CONF = readFileSync(path.join(REPO, 'test/fixtures/cluster/kubelet-config.yaml'), 'utf8');
+/** kubeadm's ClusterConfiguration as `kubeadm init` stores it (v1beta3), for `version`. */
+export function kubeadmClusterConfiguration(version: string): string {
+  return readFileSync(path.join(REPO, 'test/fixtures/cluster/kubeadm-config.yaml'), 'utf8').replace('KUBERNETES_VERSION', version);
+}
 const HOUR = 3_600_000;
 
-/** A kube-system with kubeadm's kube-proxy (ConfigMap, DaemonSet, one Ready pod per node) and kubelet-config. */
+/** A kube-system with kubeadm's kube-proxy (ConfigMap, DaemonSet, one Ready pod per node), kubelet-config and kubeadm-config. */
 export function kubeSystem(server: FakeApiServer, version: string, nodes: readonly string[]): void {
   server.put('configmaps', {
     apiVersion: 'v1',
@@ -20,6 +24,12 @@ export function kubeSystem(server: FakeApiServer, version: string, nodes: readon
     kind: 'ConfigMap',
     metadata: { name: 'kubelet-config', namespace: 'kube-system' },
     data: { kubelet: KUBELET_CONF },
+  });
+  server.put('configmaps', {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'kubeadm-config', namespace: 'kube-system' },
+    data: { ClusterConfiguration: kubeadmClusterConfiguration(version) },
   });
   server.put('daemonsets', {
     apiVersion: 'apps/v1',

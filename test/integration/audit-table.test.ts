@@ -84,14 +84,14 @@ describe('audit table: a sectioned terminal report', () => {
     const { out } = await audit([]);
     const lines = out.split('\n');
     expect(lines[0]).to.equal('Node worker-7: kubeadm worker, kubelet v1.31.4, node IP 10.0.12.7');
-    expect(lines[2]).to.equal('Result: 10 fail, 0 unknown, 9 pass, 59 skip (skip: not applicable here)');
+    expect(lines[2]).to.equal('Result: 10 fail, 0 unknown, 9 pass, 60 skip (skip: not applicable here)');
     const statuses = rows(out).map((line) => line.split(' ')[0]);
     // The first section (kubelet, 9 failures) opens with its failures; its passes follow them.
     expect(statuses.slice(0, 9)).to.deep.equal(Array(9).fill('FAIL'));
     expect(lines.findIndex((line) => line.startsWith('FAIL'))).to.be.below(8);
     const table = out.slice(0, out.indexOf('== Remediations'));
     for (const id of FAILING) expect(table).to.match(new RegExp(`^FAIL +${id.replace(/\./g, '\\.')}( |$)`, 'm'));
-    expect(out).to.match(/\nResult: 10 fail, 0 unknown, 9 pass, 59 skip\n$/);
+    expect(out).to.match(/\nResult: 10 fail, 0 unknown, 9 pass, 60 skip\n$/);
   });
 
   it('rules that do not apply collapse into one line per section, with the reason; --all lists every rule', async () => {
@@ -99,15 +99,15 @@ describe('audit table: a sectioned terminal report', () => {
     expect(rows(out).filter((line) => line.startsWith('SKIP'))).to.deep.equal([]);
     expect(out).to.contain('== Not applicable to this node (--all lists each rule)\n');
     expect(out).to.match(
-      /\ncontrol plane +34 rules: no kube-apiserver, kube-controller-manager\n +or kube-scheduler on this node; not a control-plane\n +node\n/,
+      /\ncontrol plane +35 rules: no kube-apiserver, kube-controller-manager\n +or kube-scheduler on this node; not a control-plane\n +node\n/,
     );
     expect(out).to.match(/\nkube-proxy +4 rules: kube-proxy reads ConfigMap\n? +kube-system\/kube-proxy/);
     expect(out).not.to.contain('/var/snap/k8s/common/args/kube-proxy');
 
     const everything = await audit(['--all']);
     const table = everything.out.slice(0, everything.out.indexOf('== Remediations'));
-    expect(rows(table)).to.have.length(78);
-    expect(rows(table).filter((line) => line.startsWith('SKIP'))).to.have.length(59);
+    expect(rows(table)).to.have.length(79);
+    expect(rows(table).filter((line) => line.startsWith('SKIP'))).to.have.length(60);
     expect(everything.out).not.to.contain('Not applicable to this node');
     expect(everything.out).to.match(/^SKIP +apiserver\.service-account-extend-token-expiration\n/m);
   });
@@ -117,7 +117,7 @@ describe('audit table: a sectioned terminal report', () => {
     expect(code).to.equal(1);
     expect(rows(out.slice(0, out.indexOf('== Remediations'))).map((line) => line.split(' ')[0])).to.deep.equal(Array(10).fill('FAIL'));
     expect(out).not.to.contain('Not applicable');
-    expect(out).to.contain('Result: 10 fail, 0 unknown, 9 pass, 59 skip');
+    expect(out).to.contain('Result: 10 fail, 0 unknown, 9 pass, 60 skip');
     expect(out).to.contain('== Remediations');
   });
 
@@ -169,6 +169,6 @@ describe('audit table: a sectioned terminal report', () => {
       expect(err).to.match(/^kube-harden audit: --/);
     }
     const json = JSON.parse((await audit(['--output', 'json'])).out) as { results: unknown[] };
-    expect(json.results).to.have.length(78);
+    expect(json.results).to.have.length(79);
   });
 });

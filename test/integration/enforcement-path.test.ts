@@ -65,6 +65,11 @@ describe('one enforcement path (issue 14)', function () {
         request.path.startsWith('/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports');
       const writes = server.requests.filter((request) => request.method !== 'GET' && !reporting(request));
       expect(writes, 'API writes in audit mode').to.deep.equal([]);
+      // This control-plane node did judge kubeadm-config (its flags are not there), and wrote nothing to it.
+      expect(
+        server.requests.some((request) => request.method === 'GET' && request.path === '/api/v1/namespaces/kube-system/configmaps/kubeadm-config'),
+      ).to.equal(true);
+      expect(await metric(node.metrics, /kube_harden_rule_status\{rule="kubeadm.cluster-configuration",status="fail"\} (\d+)/)).to.equal(1);
       expect(server.list('pods', 'kube-system')).to.have.length(1);
       expect((server.node('cp-1')!.metadata.annotations as Record<string, string>)['kube-harden.io/state']).to.equal('drifted');
     } finally {

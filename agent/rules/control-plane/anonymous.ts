@@ -25,7 +25,7 @@ const FIRST = { major: 1, minor: 32, patch: 0 };
 const LAST_KNOWN = { major: 1, minor: 35, patch: 99 };
 
 /** The OIDC flags the structured configuration can express (anything else holds the rule back). */
-const MAPPED_OIDC = new Set([
+export const MAPPED_OIDC: ReadonlySet<string> = new Set([
   'oidc-issuer-url',
   'oidc-client-id',
   'oidc-username-claim',

@@ -18,7 +18,7 @@ const NODE = 'rbac-node';
  */
 const NOT_ON_1_20 = new Set(['clusterpolicyreports']);
 
-/** The cluster state the agent meets: its Node and node Lease, kube-proxy's ConfigMap, DaemonSet and pod, kubeadm's kubelet-config. */
+/** The cluster state the agent meets: its Node and node Lease, kube-proxy's ConfigMap, DaemonSet and pod, kubeadm's kubelet-config and kubeadm-config. */
 async function clusterFixture(server: RealApiServer): Promise<void> {
   await server.putNode(NODE, 'True', 'v1.31.4', '10.0.0.30');
   await server.renewNodeLease(NODE, Date.now());
@@ -33,6 +33,12 @@ async function clusterFixture(server: RealApiServer): Promise<void> {
     kind: 'ConfigMap',
     metadata: { name: 'kubelet-config', namespace: 'kube-system' },
     data: { kubelet: 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n' },
+  } as KubernetesObject);
+  await server.apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'kubeadm-config', namespace: 'kube-system' },
+    data: { ClusterConfiguration: 'apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\n' },
   } as KubernetesObject);
   await server.apply({
     apiVersion: 'apps/v1',
@@ -63,8 +69,8 @@ let run = 0;
 /**
  * Every API operation the agent makes, through the agent's own cluster code as the ServiceAccount: the
  * Node annotator, the Event recorder, the restart semaphore, the health check, the pod watch, the
- * namespace list of the namespace rules, the
- * leader's ConfigMap and DaemonSet calls, the kube-proxy roll's pod delete, and the two reviews the
+ * namespace list of the namespace rules, the leader's ConfigMap and DaemonSet calls, a control-plane
+ * node's kubeadm-config update, the kube-proxy roll's pod delete, and the two reviews the
  * kube-rbac-proxy sidecar makes under the same ServiceAccount for each scrape. Errors are expected
  * when a permission is missing; the server's audit log says which.
  */
@@ -126,6 +132,11 @@ async function everyAgentOperation(server: RealApiServer): Promise<void> {
   await quietly(() => api.configMaps.patchAnnotations('kube-system', 'kube-proxy', { 'kube-harden.io/roll-state': 'rolling' }));
   await quietly(async () => {
     const configMap = await api.configMaps.get('kube-system', 'kubelet-config');
+    if (configMap) await api.configMaps.replace({ ...configMap, data: { ...configMap.data, run: String(run) } });
+  });
+  // A kubeadm control-plane node keeping kubeadm-config in step (get, then replace at that resourceVersion).
+  await quietly(async () => {
+    const configMap = await api.configMaps.get('kube-system', 'kubeadm-config');
     if (configMap) await api.configMaps.replace({ ...configMap, data: { ...configMap.data, run: String(run) } });
   });
   await quietly(() => api.daemonSets.images('kube-system', 'kube-proxy'));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { planKubeadmConfig } from '../../../agent/rules/control-plane/kubeadm-config.js';
+import { planKubeadmConfig, type ExtraVolume } from '../../../agent/rules/control-plane/kubeadm-config.js';
 
 const V1BETA3 = `apiVersion: kubeadm.k8s.io/v1beta3
 kind: ClusterConfiguration
@@ -49,6 +49,8 @@ describe('kubeadm ClusterConfiguration planner (durable control-plane flags)', (
     expect(config.apiServer.timeoutForControlPlane).to.equal('4m0s');
     expect(config.controllerManager.extraArgs).to.deep.equal({ 'use-service-account-credentials': 'true' });
     expect(config.etcd.local).to.deep.equal({ dataDir: '/var/lib/etcd', extraArgs: { 'client-cert-auth': 'true' } });
+    // kubeadm's empty `controllerManager: {}` becomes a block, as kubeadm writes it.
+    expect(plan.text).to.contain('\ncontrollerManager:\n  extraArgs:\n    use-service-account-credentials: "true"\n');
     const again = planKubeadmConfig(plan.text, { apiServer: { set: { profiling: 'false' }, unset: ['token-auth-file'] } });
     expect(again).to.deep.include({ ok: true, changed: false });
   });
@@ -66,6 +68,12 @@ describe('kubeadm ClusterConfiguration planner (durable control-plane flags)', (
       { name: 'kubelet-client-certificate', value: '/etc/kubernetes/pki/apiserver-kubelet-client.crt' },
     ]);
     expect(config.etcd.local.extraArgs).to.deep.equal([{ name: 'client-cert-auth', value: 'true' }]);
+    // Sequences unindented, as kubeadm writes them; every value written double-quoted (kubeadm reads YAML 1.1,
+    // where an unquoted `on` or `no` would be a boolean).
+    expect(plan.text).to.contain('\n  extraArgs:\n  - name: authorization-mode\n');
+    expect(plan.text).to.contain('  - name: kubelet-client-certificate\n    value: "/etc/kubernetes/pki/apiserver-kubelet-client.crt"\n');
+    const yaml11 = planKubeadmConfig(V1BETA4, { apiServer: { set: { 'some-switch': 'on' }, unset: [] } });
+    expect(yaml11.ok && yaml11.text).to.contain('value: "on"');
     expect(planKubeadmConfig(plan.text, { apiServer: { set: { profiling: 'false' }, unset: [] } })).to.deep.include({ changed: false });
   });
 
@@ -95,17 +103,119 @@ describe('kubeadm ClusterConfiguration planner (durable control-plane flags)', (
       },
     );
     expect(unquoted.ok === false && unquoted.error).to.contain('values must be strings');
+    const want = { apiServer: { set: { profiling: 'false' }, unset: [] }, etcd: { set: { 'client-cert-auth': 'true' }, unset: [] } };
+    const header = 'apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\n';
+    for (const [body, error] of [
+      ['apiServer: x\n', 'ClusterConfiguration: apiServer must be a mapping'],
+      ['apiServer: []\n', 'ClusterConfiguration: apiServer must be a mapping'],
+      ['etcd:\n  local: 5\n', 'ClusterConfiguration: etcd.local must be a mapping'],
+    ])
+      expect(planKubeadmConfig(header + body, want), body).to.deep.equal({ ok: false, error });
+    // An empty section is kubeadm's "nothing set": filled as a block mapping.
+    const empty = planKubeadmConfig(`${header}apiServer:\netcd:\n`, want);
+    expect(empty.ok && parse(empty.text)).to.deep.include({
+      apiServer: { extraArgs: { profiling: 'false' } },
+      etcd: { local: { extraArgs: { 'client-cert-auth': 'true' } } },
+    });
+  });
+
+  it('reports kubernetesVersion and what differs, by name only', () => {
+    const plan = planKubeadmConfig(V1BETA3, { apiServer: { set: { profiling: 'false' }, unset: ['token-auth-file'] } });
+    expect(plan).to.deep.include({ ok: true, kubernetesVersion: 'v1.29.10' });
+    expect(plan.ok && plan.changes).to.deep.equal(['apiServer.extraArgs profiling', 'apiServer.extraArgs token-auth-file']);
+  });
+
+  it('never writes a per-node flag into the shared configuration, whatever asks (nothing is planned)', () => {
+    for (const [section, flag] of [
+      ['apiServer', 'advertise-address'],
+      ['etcd', 'listen-client-urls'],
+      ['etcd', 'initial-cluster'],
+      ['etcd', 'name'],
+    ] as const) {
+      const plan = planKubeadmConfig(V1BETA3, { [section]: { set: { [flag]: 'https://10.0.0.10:2379' }, unset: [] } });
+      expect(plan.ok === false && plan.error, `${section} ${flag}`).to.contain('differ per node');
+      const removal = planKubeadmConfig(V1BETA3, { [section]: { set: {}, unset: [flag] } });
+      expect(removal.ok, `${section} ${flag} unset`).to.equal(false);
+    }
   });
 });
 
-describe('wanted ClusterConfiguration flags, read from a hardened manifest', () => {
-  it('each owned flag the manifest has is set, each owned flag it lacks is unset; other flags are not touched', async () => {
-    const { observation } = await import('../../helpers/observation.js');
-    const { wantedFromManifests } = await import('../../../agent/rules/control-plane/kubeadm-config.js');
-    const manifest = `apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: etcd\n    image: registry.k8s.io/etcd:3.5.21-0\n    command:\n    - etcd\n    - --client-cert-auth=true\n    - --data-dir=/var/lib/etcd\n`;
-    const wanted = wantedFromManifests(observation({ files: { '/etc/kubernetes/manifests/etcd.yaml': manifest } }));
-    expect(Object.keys(wanted)).to.deep.equal(['etcd']);
-    expect(wanted.etcd!.set).to.deep.equal({ 'client-cert-auth': 'true' });
-    expect(wanted.etcd!.unset).to.include('auto-tls').and.not.include('data-dir');
+const AUDIT_POLICY: ExtraVolume = {
+  name: 'kube-harden-audit-policy',
+  hostPath: '/etc/kubernetes/audit-policy.yaml',
+  mountPath: '/etc/kubernetes/audit-policy.yaml',
+  readOnly: true,
+  pathType: 'File',
+};
+const AUDIT_LOG: ExtraVolume = {
+  name: 'kube-harden-audit-log',
+  hostPath: '/var/log/kubernetes/audit',
+  mountPath: '/var/log/kubernetes/audit',
+  readOnly: false,
+  pathType: 'DirectoryOrCreate',
+};
+
+describe('kubeadm ClusterConfiguration planner: extraVolumes for the files the flags name', () => {
+  for (const [version, text] of [
+    ['v1beta3', V1BETA3],
+    ['v1beta4', V1BETA4],
+  ] as const)
+    it(`${version}: adds the mounts with the flags, keeps the operator's, then changes nothing`, () => {
+      const withOperatorVolume = text.replace(
+        'apiServer:\n',
+        'apiServer:\n  extraVolumes:\n  - name: cloud\n    hostPath: /etc/kubernetes/cloud.conf\n    mountPath: /etc/kubernetes/cloud.conf\n    readOnly: true\n',
+      );
+      const wanted = {
+        apiServer: { set: { 'audit-policy-file': AUDIT_POLICY.mountPath }, unset: [], volumes: [AUDIT_POLICY, AUDIT_LOG] },
+      };
+      const plan = planKubeadmConfig(withOperatorVolume, wanted);
+      if (!plan.ok) throw new Error(plan.error);
+      expect(plan.changes).to.include.members(['apiServer.extraVolumes kube-harden-audit-policy', 'apiServer.extraVolumes kube-harden-audit-log']);
+      const config = parse(plan.text);
+      expect(config.apiServer.extraVolumes).to.deep.equal([
+        { name: 'cloud', hostPath: '/etc/kubernetes/cloud.conf', mountPath: '/etc/kubernetes/cloud.conf', readOnly: true },
+        { name: AUDIT_POLICY.name, hostPath: AUDIT_POLICY.hostPath, mountPath: AUDIT_POLICY.mountPath, readOnly: true, pathType: 'File' },
+        { name: AUDIT_LOG.name, hostPath: AUDIT_LOG.hostPath, mountPath: AUDIT_LOG.mountPath, pathType: 'DirectoryOrCreate' },
+      ]);
+      expect(planKubeadmConfig(plan.text, wanted)).to.deep.include({ ok: true, changed: false, changes: [] });
+    });
+
+  it('an entry of the same name with other settings is replaced in place', () => {
+    const text = `${V1BETA3}`.replace(
+      'apiServer:\n',
+      'apiServer:\n  extraVolumes:\n  - name: kube-harden-audit-log\n    hostPath: /var/log/old\n    mountPath: /var/log/old\n',
+    );
+    const plan = planKubeadmConfig(text, { apiServer: { set: {}, unset: [], volumes: [AUDIT_LOG] } });
+    if (!plan.ok) throw new Error(plan.error);
+    expect(parse(plan.text).apiServer.extraVolumes).to.deep.equal([
+      { name: AUDIT_LOG.name, hostPath: AUDIT_LOG.hostPath, mountPath: AUDIT_LOG.mountPath, pathType: 'DirectoryOrCreate' },
+    ]);
+  });
+
+  it('another entry mounting the same host path at the same place is enough; a different host path there is refused', () => {
+    const same = V1BETA3.replace(
+      'apiServer:\n',
+      'apiServer:\n  extraVolumes:\n  - name: audit\n    hostPath: /var/log/kubernetes/audit\n    mountPath: /var/log/kubernetes/audit\n',
+    );
+    expect(planKubeadmConfig(same, { apiServer: { set: {}, unset: [], volumes: [AUDIT_LOG] } })).to.deep.include({ ok: true, changed: false });
+    const other = same.replace('hostPath: /var/log/kubernetes/audit', 'hostPath: /srv/audit');
+    const plan = planKubeadmConfig(other, { apiServer: { set: {}, unset: [], volumes: [AUDIT_LOG] } });
+    expect(plan.ok === false && plan.error).to.contain('audit mounts /srv/audit at /var/log/kubernetes/audit');
+  });
+
+  it('refuses extraVolumes it cannot read whole, and etcd volumes (etcd.local has none)', () => {
+    const twice = V1BETA3.replace(
+      'apiServer:\n',
+      'apiServer:\n  extraVolumes:\n  - { name: a, hostPath: /a, mountPath: /x }\n  - { name: b, hostPath: /b, mountPath: /x }\n',
+    );
+    const doubled = planKubeadmConfig(twice, {});
+    expect(doubled.ok).to.equal(true); // not asked about apiServer: not judged
+    const asked = planKubeadmConfig(twice, { apiServer: { set: {}, unset: [], volumes: [AUDIT_LOG] } });
+    expect(asked.ok === false && asked.error).to.contain('two entries mount /x');
+    const notAList = V1BETA3.replace('apiServer:\n', 'apiServer:\n  extraVolumes: /etc\n');
+    const shape = planKubeadmConfig(notAList, { apiServer: { set: {}, unset: [], volumes: [AUDIT_LOG] } });
+    expect(shape.ok === false && shape.error).to.contain('extraVolumes must be a list');
+    const etcd = planKubeadmConfig(V1BETA3, { etcd: { set: {}, unset: [], volumes: [AUDIT_LOG] } });
+    expect(etcd.ok === false && etcd.error).to.contain('etcd.local has no extraVolumes');
   });
 });
