@@ -1,3 +1,4 @@
+import { compareText } from '../../core/order.js';
 import { Document, isMap, isSeq, parseDocument } from 'yaml';
 import type { Observation, Targets } from '../../core/observation.js';
 import { ruleValue } from '../../core/policy.js';
@@ -91,7 +92,7 @@ function limitsKey(limits: readonly EventLimit[]): string {
         burst: Number(limit.burst),
         cacheSize: limit.cacheSize === undefined ? null : Number(limit.cacheSize),
       }))
-      .sort((a, b) => a.type.localeCompare(b.type)),
+      .sort((a, b) => compareText(a.type, b.type)),
   );
 }
 

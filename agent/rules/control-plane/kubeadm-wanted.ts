@@ -1,3 +1,4 @@
+import { compareText } from '../../core/order.js';
 import type { FindingStatus } from '../../core/finding.js';
 import type { Observation } from '../../core/observation.js';
 import type { Version } from '../../core/version.js';
@@ -169,7 +170,7 @@ export function kubeadmView(obs: Observation, statuses: ReadonlyMap<string, Find
       }
       set[flag] = value;
     }
-    wanted[section] = { set, unset, ...(volumes.size > 0 ? { volumes: [...volumes.values()].sort((a, b) => a.name.localeCompare(b.name)) } : {}) };
+    wanted[section] = { set, unset, ...(volumes.size > 0 ? { volumes: [...volumes.values()].sort((a, b) => compareText(a.name, b.name)) } : {}) };
   }
   return { applies: true, wanted, held: [...held], notes, version: apiserver.version };
 }

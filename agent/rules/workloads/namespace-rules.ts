@@ -1,3 +1,4 @@
+import { compareText } from '../../core/order.js';
 import type { Policy, RuleValueSpec } from '../../core/policy.js';
 import { ruleEnabled, ruleValue } from '../../core/policy.js';
 import { activeExemption, type ExemptedViolation, type WorkloadAudit, type WorkloadViolation } from './pod-rules.js';
@@ -92,7 +93,7 @@ export function auditNamespaces(namespaces: readonly NamespaceLike[], policy: Po
   const exempted: ExemptedViolation[] = [];
   if (ruleEnabled(policy, NAMESPACE_POD_SECURITY)) {
     const minimum = ruleValue<PodSecurityLevel>(policy, NAMESPACE_POD_SECURITY);
-    for (const namespace of [...namespaces].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const namespace of [...namespaces].sort((a, b) => compareText(a.name, b.name))) {
       const message = podSecurityProblem(namespace.labels, minimum);
       if (message === null) continue;
       const violation: WorkloadViolation = { rule: NAMESPACE_POD_SECURITY, namespace: namespace.name, pod: null, container: null, message };
