@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, realpathSync, type BigIntStats } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DirState, FileState, StatState } from '../core/observation.js';
 import type { HostRoot } from './host-root.js';
-import { hashFile, IdentityReadMemo, type ReadMemo } from './read-memo.js';
+import { hashFile, IdentityReadMemo, isPseudoFile, type ReadMemo } from './read-memo.js';
 
 /** Files larger than this are not read as configuration (a guard against junk and devices). */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -17,6 +17,24 @@ function errorText(error: unknown): string {
   if (code === 'EISDIR') return 'is a directory, expected a file';
   if (code === 'ENOTDIR') return 'a parent is not a directory';
   return error instanceof Error ? error.message : String(error);
+}
+
+/** What was read from a file, as the agent takes it: UTF-8 text without NUL bytes, at most MAX_CONFIG_BYTES. */
+function textState(hostPath: string, info: BigIntStats, buffer: Buffer): FileState {
+  if (buffer.length > MAX_CONFIG_BYTES) return { kind: 'error', path: hostPath, error: `is larger than ${MAX_CONFIG_BYTES} bytes` };
+  if (buffer.includes(0)) return { kind: 'error', path: hostPath, error: 'is not a text file (contains NUL bytes)' };
+  const content = buffer.toString('utf8');
+  if (content.includes('\uFFFD') && !Buffer.from(content, 'utf8').equals(buffer))
+    return { kind: 'error', path: hostPath, error: 'is not valid UTF-8' };
+  return {
+    kind: 'file',
+    path: hostPath,
+    content,
+    mode: Number(info.mode) & 0o7777,
+    uid: Number(info.uid),
+    gid: Number(info.gid),
+    mtimeMs: Number(info.mtimeMs),
+  };
 }
 
 function realpathOrNull(agentPath: string): string | null {
@@ -75,6 +93,7 @@ export class HostFs {
   async readFile(hostPath: string): Promise<FileState> {
     const known = this.files.recall(hostPath);
     if (known) return known;
+    if (isPseudoFile(hostPath)) return this.readPseudoFile(hostPath);
     let handle: FileHandle | undefined;
     const started = Date.now();
     try {
@@ -85,27 +104,35 @@ export class HostFs {
       if (!info.isFile()) return { kind: 'error', path: hostPath, error: 'is not a regular file' };
       if (info.size > BigInt(MAX_CONFIG_BYTES)) return { kind: 'error', path: hostPath, error: `is larger than ${MAX_CONFIG_BYTES} bytes` };
       const buffer = await handle.readFile();
-      if (buffer.includes(0)) return { kind: 'error', path: hostPath, error: 'is not a text file (contains NUL bytes)' };
-      const content = buffer.toString('utf8');
-      if (content.includes('\uFFFD') && !Buffer.from(content, 'utf8').equals(buffer))
-        return { kind: 'error', path: hostPath, error: 'is not valid UTF-8' };
-      const state: FileState = {
-        kind: 'file',
-        path: hostPath,
-        content,
-        mode: Number(info.mode) & 0o7777,
-        uid: Number(info.uid),
-        gid: Number(info.gid),
-        mtimeMs: Number(info.mtimeMs),
-      };
+      const state = textState(hostPath, info, buffer);
       // A file whose size does not match what was read is a pseudo file (size 0, generated content).
-      if (info.size === BigInt(buffer.length)) this.files.remember(hostPath, info, started, Object.freeze(state));
+      if (state.kind === 'file' && info.size === BigInt(buffer.length)) this.files.remember(hostPath, info, started, Object.freeze(state));
       return state;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return this.missing(this.files, hostPath, started);
       return { kind: 'error', path: hostPath, error: errorText(error) };
     } finally {
       await handle?.close();
+    }
+  }
+
+  /**
+   * /proc and /sys files, read again every time (nothing there can be remembered): synchronously, as
+   * the kernel generates them on the spot, which saves four promise round trips per sysctl.
+   */
+  private async readPseudoFile(hostPath: string): Promise<FileState> {
+    let fd: number | null = null;
+    try {
+      fd = openSync(await this.hostRoot.resolve(hostPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const info = fstatSync(fd, { bigint: true });
+      if (info.isDirectory()) return { kind: 'error', path: hostPath, error: 'is a directory, expected a file' };
+      if (!info.isFile()) return { kind: 'error', path: hostPath, error: 'is not a regular file' };
+      return textState(hostPath, info, readFileSync(fd));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', path: hostPath };
+      return { kind: 'error', path: hostPath, error: errorText(error) };
+    } finally {
+      if (fd !== null) closeSync(fd);
     }
   }
 
@@ -138,7 +165,7 @@ export class HostFs {
     const state = Object.freeze({ kind: 'missing', path: hostPath }) as T;
     if (hostPath.split('/').includes('..')) return state;
     for (let dir = path.posix.dirname(hostPath); ; dir = path.posix.dirname(dir)) {
-      const agentPath = path.join(this.hostRoot.root, dir);
+      const agentPath = dir === '/' ? this.hostRoot.root : path.join(this.hostRoot.root, dir);
       const info = lstatSync(agentPath, { bigint: true, throwIfNoEntry: false });
       if (info) {
         const direct = info.isDirectory() && (realpathOrNull(agentPath) === agentPath || agentPath === this.hostRoot.root);

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { lstat, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -13,6 +14,14 @@ export class HostPathError extends Error {
 }
 
 const MAX_SYMLINKS = 40;
+
+function realpathOrNull(agentPath: string): string | null {
+  try {
+    return realpathSync.native(agentPath);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Resolves host paths inside the host root with chroot semantics: an absolute symlink target is taken
@@ -34,9 +43,10 @@ export class HostRoot {
     // Fast path, one realpath(3) instead of an lstat per component: when the kernel's resolution of
     // the whole path is the path itself, no component is a symlink, so chroot semantics change nothing.
     // Anything else (a symlink on the way, `..`, a missing or dangling tail) takes the walk below.
+    // Synchronous: one local syscall (~5 us) costs less than the promise round trip around it.
     if (!hostPath.split('/').includes('..')) {
       const direct = path.join(this.root, hostPath);
-      if ((await realpath(direct).catch(() => null)) === direct) return direct;
+      if (realpathOrNull(direct) === direct) return direct;
     }
     const pending = hostPath.split('/').filter((part) => part !== '' && part !== '.');
     const resolved: string[] = [];

@@ -62,7 +62,9 @@ export async function observeNode(options: ObserveOptions): Promise<Observation>
   if (previous && sameFacts(previous, snapshot())) {
     await readAll(options, previous, { files, dirs, sysctls, stats, hostPlugins, shippedPlugins });
     if (sameReads(previous, snapshot())) return previous;
-    // Something changed: discover again from scratch (unchanged files still come from HostFs's memo).
+    // Something changed: discover again from nothing, as a first observation would (targets say what
+    // is still needed given what was read, so a continued discovery could keep what is no longer
+    // named); the unchanged files come from HostFs's memo, without IO or parsing.
     for (const map of [files, dirs, sysctls, stats, hostPlugins, shippedPlugins]) map.clear();
   }
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,5 +151,18 @@ describe('inspectNode with the previous inspection (the daemon on an unchanged n
     const other = await inspectNode(fs, new ProcessCommandRunner(), plugins(), { ...input }, defaultPolicy(RULE_VALUE_SPECS), changed);
     expect(other).to.not.equal(changed);
     expect(other.obs).to.equal(changed.obs);
+  });
+
+  it('continued from the previous observation, reads exactly what a fresh discovery reads', async () => {
+    const first = await inspect(null);
+    const dropIn = path.join(root, 'usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf');
+    // The drop-in no longer names /etc/default/kubelet: a fresh discovery does not read it.
+    writeFileSync(dropIn, readFileSync(dropIn, 'utf8').replace('EnvironmentFile=-/etc/default/kubelet\n', ''));
+    const continued = await inspect(first);
+    const fresh = await inspectNode(new HostFs(await HostRoot.open(root)), new ProcessCommandRunner(), plugins(), { ...input }, policy, null);
+    const dropped = [...first.obs.files.keys()].filter((key) => !fresh.obs.files.has(key));
+    expect(dropped, 'the edit must make a fresh discovery read less than before').to.not.deep.equal([]);
+    for (const map of ['files', 'dirs', 'stats', 'sysctls', 'hostPlugins', 'shippedPlugins'] as const)
+      expect([...continued.obs[map].keys()].sort(), map).to.deep.equal([...fresh.obs[map].keys()].sort());
   });
 });
