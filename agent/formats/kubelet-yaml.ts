@@ -1,6 +1,7 @@
 import { isMap, isNode, isScalar, isSeq, parseDocument, type Document, type Node, type ToStringOptions, type YAMLMap } from 'yaml';
 import { FormatError } from './env-file.js';
 import { deepFreeze, memoizeParse } from './parse-memo.js';
+import { isPlainMap, readPlainYaml } from './plain-yaml.js';
 import { plainValue } from './yaml-read.js';
 
 /**
@@ -38,6 +39,10 @@ function parseKubeletDocument(text: string): Document {
  * once per process (judging builds no Document per rule; see parse-memo.ts).
  */
 export const parseKubeletConfig = memoizeParse((text: string): ParsedKubeletConfig => {
+  const fast = readPlainYaml(text);
+  if (fast === null) return { value: deepFreeze({}) };
+  if (isPlainMap(fast) && (fast.kind === undefined || fast.kind === KUBELET_CONFIG_KIND)) return { value: deepFreeze(fast) };
+  // Beyond the plain reader, or something to report: the yaml package decides, with its errors.
   const doc = parseKubeletDocument(text);
   return { value: deepFreeze(plainValue(doc) ?? {}) as Record<string, unknown> };
 });

@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLSeq } from 'yaml';
 import { FormatError } from './env-file.js';
 import { deepFreeze, memoizeParse } from './parse-memo.js';
+import { isPlainMap, readPlainYaml } from './plain-yaml.js';
 import { plainValue } from './yaml-read.js';
 
 /**
@@ -50,7 +51,12 @@ function containerIndex(containers: unknown, containerName: string): number {
 }
 
 /** The whole manifest as plain values, parsed once per distinct text (FormatError when it is not a Pod). */
-export const readPod = memoizeParse((text: string) => deepFreeze(plainValue(parsePodDocument(text)) as Record<string, unknown>));
+export const readPod = memoizeParse((text: string): Record<string, unknown> => {
+  const fast = readPlainYaml(text);
+  if (isPlainMap(fast) && fast.kind === 'Pod') return deepFreeze(fast);
+  // Beyond the plain reader, or not a Pod: the yaml package decides, with its errors.
+  return deepFreeze(plainValue(parsePodDocument(text)) as Record<string, unknown>);
+});
 
 /** Parses a manifest (once per distinct text) and finds the container named `containerName` (else the only container). */
 export function parseStaticPod(text: string, containerName: string): StaticPod {

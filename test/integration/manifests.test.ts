@@ -127,6 +127,7 @@ describe('manifests: kustomize overlays, schemas, RBAC, policy, monitoring', fun
       'Role/kube-harden/kube-harden-pause-switch: apps daemonsets[kube-harden] get',
       'Role/kube-node-lease/kube-harden-node-leases: coordination.k8s.io leases get',
       'Role/kube-system/kube-harden-cluster-settings:  configmaps[kube-proxy,kubelet-config] get,update,patch',
+      'Role/kube-system/kube-harden-cluster-settings:  configmaps[kubeadm-config] get,update',
       'Role/kube-system/kube-harden-cluster-settings:  pods delete',
       'Role/kube-system/kube-harden-cluster-settings: apps daemonsets[kube-proxy] get',
     ]);
