@@ -157,12 +157,9 @@ export class HostFs {
    * A missing path, remembered by the identity of the deepest directory above it that exists and is
    * reached without a symlink: no entry can appear below it without changing that directory's times.
    */
-  private missing<T extends { kind: 'missing'; path: string }>(
-    memo: ReadMemo<T | FileState | StatState | DirState>,
-    hostPath: string,
-    started: number,
-  ): T {
-    const state = Object.freeze({ kind: 'missing', path: hostPath }) as T;
+  private missing<S extends FileState | StatState | DirState>(memo: ReadMemo<S>, hostPath: string, started: number): S {
+    // Every state type has this `missing` case.
+    const state = Object.freeze({ kind: 'missing', path: hostPath }) as S;
     if (hostPath.split('/').includes('..')) return state;
     for (let dir = path.posix.dirname(hostPath); ; dir = path.posix.dirname(dir)) {
       const agentPath = dir === '/' ? this.hostRoot.root : path.join(this.hostRoot.root, dir);
