@@ -58,7 +58,7 @@ trap 'buildah "${storage[@]}" rm "$ctr" >/dev/null 2>&1 || true' EXIT
 run() { buildah "${storage[@]}" run --isolation chroot "$@"; }
 
 entrypoint=$(buildah "${storage[@]}" inspect --format '{{.OCIv1.Config.Entrypoint}} {{.OCIv1.Config.Cmd}}' "$tag")
-[ "$entrypoint" = "[node --max-semi-space-size=1 /app/dist/bundle/kube-harden.mjs] [run]" ] || fail "entrypoint is $entrypoint"
+[ "$entrypoint" = "[node --max-semi-space-size=1 --no-opt /app/dist/bundle/kube-harden.mjs] [run]" ] || fail "entrypoint is $entrypoint"
 version=$(run "$ctr" -- node /app/dist/bundle/kube-harden.mjs version)
 echo "$version" | grep -q '^kube-harden ' || fail "version printed: $version"
 say "version in the image: $version"
