@@ -13,10 +13,8 @@ import { DEFAULT_FLAP_GUARD, FlapGuard } from './flap-guard.js';
 import { NodeReporter } from './reporting.js';
 import { policyForThisNode } from './node-policy.js';
 import { RestartBook } from './restart-book.js';
-import { clusterSettingsFor, type ClusterSettings } from '../session/cluster-settings.js';
-import { KubeadmConfigSync } from '../session/kubeadm-config.js';
-import type { Finding } from '../core/finding.js';
-import type { DaemonCluster, DaemonDeps, DaemonOptions, ReconcileReason } from './types.js';
+import { ClusterStep } from './cluster-step.js';
+import type { DaemonDeps, DaemonOptions, ReconcileReason } from './types.js';
 import { DirectoryWatcher, watchedHostDirs } from './watcher.js';
 import { uncoveredChecks, uncoveredFinding } from '../rules/cis/catalogue.js';
 import { DEFAULT_BENCHMARK } from '../rules/cis/index.js';
@@ -42,14 +40,10 @@ export class Daemon {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private readonly restarts: RestartBook;
-  private readonly settings: ClusterSettings | null;
-  /** The leader's findings on cluster-wide settings, refreshed at start-up, resync and policy change. */
-  private clusterFindings: readonly Finding[] = [];
+  /** The cluster-wide part of each reconcile; null without cluster credentials. */
+  private readonly clusterStep: ClusterStep | null;
   /** The last inspection: an unchanged node is not read in full, parsed or judged again. */
   private lastInspected: InspectedNode | null = null;
-  /** A kubeadm control-plane node keeps kubeadm-config in step itself (not the leader: a worker cannot know the flags). */
-  private readonly kubeadm: KubeadmConfigSync | null;
-  private kubeadmFinding: Finding | null = null;
   private readonly session: EnforcementSession;
   private readonly reporter: NodeReporter;
   private loaded = false;
@@ -87,30 +81,18 @@ export class Daemon {
       disruption: deps.disruption ?? null,
     });
     this.reporter = new NodeReporter(deps.cluster, deps.logger);
-    this.settings = deps.cluster ? this.clusterSettings(deps.cluster) : null;
-    this.kubeadm = deps.cluster
-      ? new KubeadmConfigSync({
-          configMaps: deps.cluster.api.configMaps,
+    this.clusterStep = deps.cluster
+      ? new ClusterStep({
+          cluster: deps.cluster,
           session: this.session,
-          events: deps.cluster.events,
           logger: deps.logger,
-          policy: () => this.policy,
+          now: deps.now,
           nodeName: options.input.nodeName,
+          policy: () => this.policy,
+          policyHash: () => policyHash(this.policyText),
+          gateIntervalMs: options.gateIntervalMs,
         })
       : null;
-  }
-
-  private clusterSettings(cluster: DaemonCluster): ClusterSettings {
-    return clusterSettingsFor({
-      ...cluster,
-      session: this.session,
-      logger: this.deps.logger,
-      now: this.deps.now,
-      nodeName: this.options.input.nodeName,
-      policy: () => this.policy,
-      policyHash: () => policyHash(this.policyText),
-      pollMs: this.options.gateIntervalMs,
-    });
   }
 
   /** The policy the loop currently enforces (the last good one). Set by `start`. */
@@ -156,7 +138,7 @@ export class Daemon {
     }
     this.timers.push(setInterval(() => this.trigger('poll'), this.options.pollMs));
     this.timers.push(setInterval(() => this.trigger('resync'), this.policy.drift.resyncSeconds * 1000));
-    if (this.settings) this.timers.push(setInterval(() => this.trigger('roll'), this.options.rollCheckMs));
+    if (this.clusterStep) this.timers.push(setInterval(() => this.trigger('roll'), this.options.rollCheckMs));
   }
 
   async stop(): Promise<void> {
@@ -249,20 +231,8 @@ export class Daemon {
       const node = await inspectNode(this.deps.fs, this.deps.runner, this.deps.plugins, input, this.policy, this.lastInspected);
       this.lastInspected = node;
       if (!this.kubeletVersion && node.obs.kubeletVersion) this.kubeletVersion = node.obs.kubeletVersion.raw;
-      if (this.settings && reason !== 'event' && reason !== 'poll') {
-        if (reason === 'roll') await this.settings.rollStep();
-        else {
-          this.clusterFindings = await this.settings.reconcile();
-          // Namespaces are cluster-wide too: judged and reported where the cluster-wide settings are.
-          await this.deps.cluster?.workloads?.refreshNamespaces(this.settings.leading);
-        }
-      }
-      // Judged on this observation: a flag is mirrored only once its rules pass here, so one hardened by
-      // this reconcile is mirrored by the one it schedules right after (see below).
-      if (this.kubeadm) this.kubeadmFinding = await this.kubeadm.reconcile(node, reason === 'startup' || reason === 'resync' || reason === 'policy');
-      const fromCluster = [...this.clusterFindings, ...(this.kubeadmFinding ? [this.kubeadmFinding] : [])];
-      // On a kubeadm node the kube-proxy rules skip (the ConfigMap is cluster-wide); the leader's verdict on it counts.
-      // So does this node's verdict on kubeadm-config.
+      const fromCluster = this.clusterStep ? await this.clusterStep.run(node, reason) : [];
+      // The cluster's verdicts replace the node's skips for the same rules (see ClusterStep).
       const findings = node.evaluated.map(
         (rule) =>
           (rule.evaluation.finding.status === 'skip' && fromCluster.find((finding) => finding.id === rule.meta.id)) || rule.evaluation.finding,
@@ -289,7 +259,7 @@ export class Daemon {
         disruptionHeld = outcome.disruptionHeld;
         remaining = remaining.filter((id) => !outcome.fixed.has(id));
         // Control-plane flags just hardened: mirror them into kubeadm-config from a fresh look at once.
-        if (this.kubeadm?.mirrors(outcome.fixed)) this.trigger('event');
+        if (this.clusterStep?.mirrors(outcome.fixed)) this.trigger('event');
       }
       if (this.policy.mode === 'enforce') await this.restartPending(started, gate);
       await this.reporter.state(
