@@ -57,6 +57,8 @@ export interface ConfigMapRecord {
   readonly resourceVersion: string | null;
   readonly annotations: Readonly<Record<string, string>>;
   readonly data: Readonly<Record<string, string>>;
+  /** Carried through a replace unchanged (kubeadm labels kube-proxy's `app: kube-proxy`); a PUT without them drops them. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** A core/v1 Event about an object (the agent reports on its Node). */

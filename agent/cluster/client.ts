@@ -129,6 +129,7 @@ function toConfigMapRecord(configMap: V1ConfigMap): ConfigMapRecord {
     resourceVersion: configMap.metadata?.resourceVersion ?? null,
     annotations: configMap.metadata?.annotations ?? {},
     data: configMap.data ?? {},
+    labels: configMap.metadata?.labels ?? {},
   };
 }
 
@@ -316,6 +317,7 @@ class ClientConfigMaps implements ConfigMapApi {
         name: record.name,
         namespace: record.namespace,
         annotations: { ...record.annotations },
+        ...(record.labels ? { labels: { ...record.labels } } : {}),
         ...(record.resourceVersion ? { resourceVersion: record.resourceVersion } : {}),
       },
       data: { ...record.data },

@@ -234,11 +234,11 @@ describe('real API server: the agent cluster code', function () {
   });
 
   describe('ConfigMaps with a concurrent writer', () => {
-    it('a replace at the resourceVersion read is refused (409) after another write; re-reading keeps both edits', async () => {
+    it('a replace at the resourceVersion read is refused (409) after another write; re-reading keeps both edits and the labels', async () => {
       await real.server.apply({
         apiVersion: 'v1',
         kind: 'ConfigMap',
-        metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+        metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { app: 'kube-proxy' } },
         data: { 'config.conf': 'metricsBindAddress: 0.0.0.0:10249\n' },
       } as never);
       const read = (await api.configMaps.get('kube-system', 'kube-proxy'))!;
@@ -256,6 +256,8 @@ describe('real API server: the agent cluster code', function () {
       await api.configMaps.replace({ ...fresh, data: { ...fresh.data, 'config.conf': 'metricsBindAddress: 127.0.0.1:10249\n' } });
       const final = (await api.configMaps.get('kube-system', 'kube-proxy'))!;
       expect(final.data).to.deep.equal({ 'config.conf': 'metricsBindAddress: 127.0.0.1:10249\n', 'operator.note': 'kept' });
+      // A replace is a PUT of the whole object: the labels kubeadm set must travel with it.
+      expect(final.labels).to.deep.equal({ app: 'kube-proxy' });
       // Annotations by merge patch (the roll state) leave the data alone.
       await api.configMaps.patchAnnotations('kube-system', 'kube-proxy', { 'kube-harden.io/roll-state': 'rolling' });
       const patched = (await api.configMaps.get('kube-system', 'kube-proxy'))!;
