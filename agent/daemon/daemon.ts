@@ -4,6 +4,7 @@ import { nodeState } from '../cluster/node-status.js';
 import { inspectNode, readKubeletView, type InspectedNode } from '../node/inspect.js';
 import { readPolicyFile } from '../node/policy-file.js';
 import { changeKey } from '../core/plan.js';
+import type { Observation } from '../core/observation.js';
 import type { Policy } from '../core/policy.js';
 import { watch, type FSWatcher } from 'chokidar';
 import { policyHash, RolledBackChanges } from '../session/held-changes.js';
@@ -44,6 +45,8 @@ export class Daemon {
   private readonly clusterStep: ClusterStep | null;
   /** The last inspection: an unchanged node is not read in full, parsed or judged again. */
   private lastInspected: InspectedNode | null = null;
+  /** The observation the file watches were last set from. */
+  private watchedObs: Observation | null = null;
   private readonly session: EnforcementSession;
   private readonly reporter: NodeReporter;
   private loaded = false;
@@ -271,7 +274,11 @@ export class Daemon {
         }),
         this.deps.now(),
       );
-      if (!this.stopped) await this.watcher.update(watchedHostDirs(node.obs));
+      // The watch set follows the observation; an unchanged one (the 10 s poll) keeps the watches it has.
+      if (!this.stopped && node.obs !== this.watchedObs) {
+        await this.watcher.update(watchedHostDirs(node.obs));
+        this.watchedObs = node.obs;
+      }
       this.reconciles += 1;
       // Only a reconcile that finished moves the timestamp: a dashboard must see a loop that fails.
       this.deps.metrics.lastReconcile.set(this.deps.now() / 1000);

@@ -41,13 +41,21 @@ function parsePodDocument(text: string): Document {
   return doc;
 }
 
-/** The container named `containerName` (else the only container) among the Pod's plain containers. */
-function containerIndex(containers: unknown, containerName: string): number {
-  if (!Array.isArray(containers) || containers.length === 0) throw new FormatError('spec.containers is missing or empty');
-  const names = containers.map((item: unknown) => (item !== null && typeof item === 'object' ? String((item as { name?: unknown }).name) : ''));
+/** The index of the container named `containerName` among `names`, else of the only container. */
+function pickContainer(names: readonly string[], containerName: string): number {
+  if (names.length === 0) throw new FormatError('spec.containers is missing or empty');
   const container = names.includes(containerName) ? names.indexOf(containerName) : names.length === 1 ? 0 : -1;
   if (container < 0) throw new FormatError(`no container named ${containerName}`);
   return container;
+}
+
+/** The container named `containerName` (else the only container) among the Pod's plain containers. */
+function containerIndex(containers: unknown, containerName: string): number {
+  if (!Array.isArray(containers)) throw new FormatError('spec.containers is missing or empty');
+  return pickContainer(
+    containers.map((item: unknown) => (item !== null && typeof item === 'object' ? String((item as { name?: unknown }).name) : '')),
+    containerName,
+  );
 }
 
 /** The whole manifest as plain values, parsed once per distinct text (FormatError when it is not a Pod). */
@@ -80,10 +88,11 @@ export function parseStaticPod(text: string, containerName: string): StaticPod {
 function editablePod(text: string, containerName: string): EditablePod {
   const doc = parsePodDocument(text);
   const containers = doc.getIn(['spec', 'containers'], true);
-  if (!isSeq(containers) || containers.items.length === 0) throw new FormatError('spec.containers is missing or empty');
-  const names = containers.items.map((item) => (isMap(item) ? String(item.get('name')) : ''));
-  const container = names.includes(containerName) ? names.indexOf(containerName) : names.length === 1 ? 0 : -1;
-  if (container < 0) throw new FormatError(`no container named ${containerName}`);
+  if (!isSeq(containers)) throw new FormatError('spec.containers is missing or empty');
+  const container = pickContainer(
+    containers.items.map((item) => (isMap(item) ? String(item.get('name')) : '')),
+    containerName,
+  );
   commandSeq(doc, container);
   return { doc, container };
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, realpathSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, type BigIntStats } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DirState, FileState, StatState } from '../core/observation.js';
-import type { HostRoot } from './host-root.js';
+import { realpathOrNull, type HostRoot } from './host-root.js';
 import { hashFile, IdentityReadMemo, isPseudoFile, type ReadMemo } from './read-memo.js';
 
 /** Files larger than this are not read as configuration (a guard against junk and devices). */
@@ -35,14 +35,6 @@ function textState(hostPath: string, info: BigIntStats, buffer: Buffer): FileSta
     gid: Number(info.gid),
     mtimeMs: Number(info.mtimeMs),
   };
-}
-
-function realpathOrNull(agentPath: string): string | null {
-  try {
-    return realpathSync(agentPath);
-  } catch {
-    return null;
-  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {

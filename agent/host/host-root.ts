@@ -15,7 +15,8 @@ export class HostPathError extends Error {
 
 const MAX_SYMLINKS = 40;
 
-function realpathOrNull(agentPath: string): string | null {
+/** The kernel's resolution of an agent-side path (one realpath(3)), or null when it fails. */
+export function realpathOrNull(agentPath: string): string | null {
   try {
     return realpathSync.native(agentPath);
   } catch {

@@ -154,14 +154,9 @@ describe('real API server: the agent cluster code', function () {
       uid = (await api.nodes.get('evented-node')).uid;
     });
 
-    async function eventsIn(namespace: string, reason: string): Promise<{ count?: number; involvedObject: { kind?: string; name?: string } }[]> {
-      const core = real.server.adminConfig().makeApiClient(CoreV1Api);
-      return (await core.listNamespacedEvent({ namespace })).items.filter((event) => event.reason === reason);
-    }
-
-    it('the recorder creates one core/v1 Event in default and patches its count on repeats (accepted by v1.20 and current servers alike)', async () => {
-      const errors: unknown[] = [];
-      const recorder = new EventRecorder(api.events, {
+    /** The agent's Event recorder for the node `evented-node`, errors collected into `errors`. */
+    function nodeRecorder(errors: unknown[]): EventRecorder {
+      return new EventRecorder(api.events, {
         namespace: 'default',
         node: { name: 'evented-node', uid },
         burst: 10,
@@ -171,6 +166,16 @@ describe('real API server: the agent cluster code', function () {
         now: () => Date.now(),
         onError: (error) => errors.push(error),
       });
+    }
+
+    async function eventsIn(namespace: string, reason: string): Promise<{ count?: number; involvedObject: { kind?: string; name?: string } }[]> {
+      const core = real.server.adminConfig().makeApiClient(CoreV1Api);
+      return (await core.listNamespacedEvent({ namespace })).items.filter((event) => event.reason === reason);
+    }
+
+    it('the recorder creates one core/v1 Event in default and patches its count on repeats (accepted by v1.20 and current servers alike)', async () => {
+      const errors: unknown[] = [];
+      const recorder = nodeRecorder(errors);
       recorder.record({ type: 'Normal', reason: 'Remediated', message: 'Applied kubelet.anonymous-auth to /var/lib/kubelet/config.yaml' });
       recorder.record({ type: 'Normal', reason: 'Remediated', message: 'Applied kubelet.anonymous-auth to /var/lib/kubelet/config.yaml' });
       recorder.record({ type: 'Normal', reason: 'Remediated', message: 'Applied kubelet.anonymous-auth to /var/lib/kubelet/config.yaml' });
@@ -208,16 +213,7 @@ describe('real API server: the agent cluster code', function () {
 
     it('Events about a Pod or a ConfigMap go in that object’s namespace', async () => {
       const errors: unknown[] = [];
-      const recorder = new EventRecorder(api.events, {
-        namespace: 'default',
-        node: { name: 'evented-node', uid },
-        burst: 10,
-        refillMs: 60_000,
-        aggregateWindowMs: 600_000,
-        patchIntervalMs: 60_000,
-        now: () => Date.now(),
-        onError: (error) => errors.push(error),
-      });
+      const recorder = nodeRecorder(errors);
       recorder.record(
         { type: 'Warning', reason: 'KubeProxyRollHalted', message: 'halted' },
         { kind: 'ConfigMap', name: 'kube-proxy', namespace: 'kube-system', uid: null },
