@@ -5,6 +5,8 @@
  * Edits replace only the value span of one assignment and keep its quoting.
  */
 
+import { deepFreeze, memoizeParse } from './parse-memo.js';
+
 /** One `KEY=VALUE` assignment with the span of its value text in the file. */
 export interface EnvAssignment {
   readonly name: string;
@@ -33,8 +35,13 @@ export class FormatError extends Error {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Parses an EnvironmentFile; throws FormatError naming the line on anything systemd would not take. */
-export function parseEnvFile(text: string): EnvFile {
+/**
+ * Parses an EnvironmentFile; throws FormatError naming the line on anything systemd would not take.
+ * Remembered by text (each reconcile reads the same few env files); the result is frozen.
+ */
+export const parseEnvFile = memoizeParse((text: string): EnvFile => deepFreeze(parseEnvFileText(text)));
+
+function parseEnvFileText(text: string): EnvFile {
   const assignments: EnvAssignment[] = [];
   let offset = 0;
   let lineNo = 0;

@@ -1,4 +1,5 @@
 import { FormatError } from './env-file.js';
+import { deepFreeze, memoizeParse } from './parse-memo.js';
 
 /**
  * The parts of systemd unit files that decide a service's command line: Environment=, EnvironmentFile=
@@ -61,8 +62,21 @@ export function splitUnitWords(value: string): string[] {
   return result;
 }
 
-/** Parses the [Service] section of one unit file or drop-in. `file` is recorded on assignments. */
+/**
+ * Parses the [Service] section of one unit file or drop-in. `file` is recorded on assignments.
+ * Remembered by file and text: discovery and the kubelet view both read every unit on each reconcile,
+ * and the units themselves almost never change. The result is frozen (shared between callers).
+ */
 export function parseUnitService(text: string, file: string): UnitServiceSection {
+  return parseUnitMemo(`${file}\0${text}`);
+}
+
+const parseUnitMemo = memoizeParse((key: string): UnitServiceSection => {
+  const split = key.indexOf('\0');
+  return deepFreeze(parseUnitServiceText(key.slice(split + 1), key.slice(0, split)));
+});
+
+function parseUnitServiceText(text: string, file: string): UnitServiceSection {
   const environment: UnitEnvironment[] = [];
   const environmentFiles: UnitEnvironmentFile[] = [];
   const execStart: string[] = [];

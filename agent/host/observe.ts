@@ -59,14 +59,18 @@ export async function observeNode(options: ObserveOptions): Promise<Observation>
   });
 
   const previous = options.previous;
+  // What this call has already read: discovery takes a path from here before asking the host again.
+  let readNow: Reads | null = null;
   if (previous && sameFacts(previous, snapshot())) {
     await readAll(options, previous, { files, dirs, sysctls, stats, hostPlugins, shippedPlugins });
     if (sameReads(previous, snapshot())) return previous;
     // Something changed: discover again from nothing, as a first observation would (targets say what
     // is still needed given what was read, so a continued discovery could keep what is no longer
-    // named); the unchanged files come from HostFs's memo, without IO or parsing.
+    // named). What readAll just got is current: discovery reuses it instead of reading it twice.
+    readNow = copyReads({ files, dirs, sysctls, stats, hostPlugins, shippedPlugins });
     for (const map of [files, dirs, sysctls, stats, hostPlugins, shippedPlugins]) map.clear();
   }
+  const again = <V>(known: ReadonlyMap<string, V> | undefined, key: string, read: () => Promise<V>): V | Promise<V> => known?.get(key) ?? read();
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const wanted = options.targets(snapshot());
@@ -78,12 +82,14 @@ export async function observeNode(options: ObserveOptions): Promise<Observation>
     const newShipped = wanted.shippedPlugins.filter((name) => !shippedPlugins.has(name));
     if (newDirs.length + newFiles.length + newSysctls.length + newStats.length + newHostPlugins.length + newShipped.length === 0) break;
     await Promise.all([
-      ...newDirs.map(async (path) => dirs.set(path, await fs.listDir(path))),
-      ...newFiles.map(async (path) => files.set(path, await fs.readFile(path))),
-      ...newSysctls.map(async (key) => sysctls.set(key, await readSysctl(fs, key))),
-      ...newStats.map(async (path) => stats.set(path, await fs.stat(path))),
-      ...newHostPlugins.map(async (path) => hostPlugins.set(path, await options.plugins.probeHost(path))),
-      ...newShipped.map(async (name) => shippedPlugins.set(name, await options.plugins.probeShipped(name))),
+      ...newDirs.map(async (path) => dirs.set(path, await again(readNow?.dirs, path, () => fs.listDir(path)))),
+      ...newFiles.map(async (path) => files.set(path, await again(readNow?.files, path, () => fs.readFile(path)))),
+      ...newSysctls.map(async (key) => sysctls.set(key, await again(readNow?.sysctls, key, () => readSysctl(fs, key)))),
+      ...newStats.map(async (path) => stats.set(path, await again(readNow?.stats, path, () => fs.stat(path)))),
+      ...newHostPlugins.map(async (path) => hostPlugins.set(path, await again(readNow?.hostPlugins, path, () => options.plugins.probeHost(path)))),
+      ...newShipped.map(async (name) =>
+        shippedPlugins.set(name, await again(readNow?.shippedPlugins, name, () => options.plugins.probeShipped(name))),
+      ),
     ]);
   }
   return Object.freeze(snapshot());
@@ -103,6 +109,17 @@ type Reads = {
   hostPlugins: Map<string, PluginProbe>;
   shippedPlugins: Map<string, PluginProbe>;
 };
+
+function copyReads(reads: Reads): Reads {
+  return {
+    files: new Map(reads.files),
+    dirs: new Map(reads.dirs),
+    sysctls: new Map(reads.sysctls),
+    stats: new Map(reads.stats),
+    hostPlugins: new Map(reads.hostPlugins),
+    shippedPlugins: new Map(reads.shippedPlugins),
+  };
+}
 
 /** Reads again, in one round, everything the previous observation read. */
 async function readAll(options: ObserveOptions, previous: Observation, into: Reads): Promise<void> {

@@ -153,6 +153,29 @@ describe('inspectNode with the previous inspection (the daemon on an unchanged n
     expect(other.obs).to.equal(changed.obs);
   });
 
+  it('on a changed node, reads each path once (discovery reuses what the re-read just got)', async () => {
+    const first = await inspect(null);
+    const reads = new Map<string, number>();
+    /** Counts what reaches the host: the memo's answer included (one lstat each). */
+    class CountingFs extends HostFs {
+      override readFile(hostPath: string) {
+        reads.set(hostPath, (reads.get(hostPath) ?? 0) + 1);
+        return super.readFile(hostPath);
+      }
+      override listDir(hostPath: string) {
+        reads.set(`${hostPath}/`, (reads.get(`${hostPath}/`) ?? 0) + 1);
+        return super.listDir(hostPath);
+      }
+    }
+    const counting = new CountingFs(await HostRoot.open(root));
+    const config = path.join(root, 'var/lib/kubelet/config.yaml');
+    appendFileSync(config, '# changed\n');
+    const changed = await inspectNode(counting, new ProcessCommandRunner(), plugins(), { ...input }, policy, first);
+    expect(changed, 'the change must be seen').to.not.equal(first);
+    expect(reads.size).to.be.greaterThan(10);
+    expect([...reads].filter(([, count]) => count > 1)).to.deep.equal([]);
+  });
+
   it('continued from the previous observation, reads exactly what a fresh discovery reads', async () => {
     const first = await inspect(null);
     const dropIn = path.join(root, 'usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf');

@@ -109,9 +109,16 @@ function readComponentView(obs: Observation, component: Component): ComponentVie
   return { kind: 'absent' };
 }
 
-/** Every control-plane rule reads the same files: one shared targets function. */
+/**
+ * Every control-plane rule reads the same files: one shared targets function, answering one frozen
+ * list (discovery asks every rule's targets several times per reconcile).
+ */
 export function controlPlaneTargets(): Targets {
-  return {
-    files: Object.values(COMPONENTS).flatMap((component) => [component.manifest, ...(component.snapArgs === null ? [] : [component.snapArgs])]),
-  };
+  return CONTROL_PLANE_TARGETS;
 }
+
+const CONTROL_PLANE_TARGETS: Targets = Object.freeze({
+  files: Object.freeze(
+    Object.values(COMPONENTS).flatMap((component) => [component.manifest, ...(component.snapArgs === null ? [] : [component.snapArgs])]),
+  ),
+});

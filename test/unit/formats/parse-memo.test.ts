@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { deepFreeze, memoizeParse } from '../../../agent/formats/parse-memo.js';
 import { getConfigValue, parseKubeletConfig, setConfigValue } from '../../../agent/formats/kubelet-yaml.js';
 import { parseStaticPod } from '../../../agent/formats/static-pod.js';
+import { parseEnvFile } from '../../../agent/formats/env-file.js';
+import { parseUnitService } from '../../../agent/formats/systemd-unit.js';
 
 describe('parse memo: each distinct text parsed once', () => {
   it('parses a text once and hands every caller the same result', () => {
@@ -65,5 +67,17 @@ describe('parse memo: each distinct text parsed once', () => {
     expect(parseStaticPod(text, 'etcd').pod).to.equal(pod.pod);
     expect(pod.flags).to.deep.equal([{ name: 'data-dir', value: '/var/lib/etcd' }]);
     expect(pod.imageTag).to.equal('3.5.15-0');
+  });
+  it('systemd units and env files: parsed once per text (and unit file), frozen, attributed to their file', () => {
+    const unit = '[Service]\nEnvironment="KUBELET_KUBECONFIG_ARGS=--kubeconfig=/etc/kubernetes/kubelet.conf"\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS\n';
+    const first = parseUnitService(unit, '/a.conf');
+    expect(parseUnitService(unit, '/a.conf')).to.equal(first);
+    expect(Object.isFrozen(first.environment[0])).to.equal(true);
+    // The same text in another drop-in names that drop-in: the file is part of what is remembered.
+    expect(parseUnitService(unit, '/b.conf').environment[0]?.file).to.equal('/b.conf');
+    expect(first.environment[0]?.file).to.equal('/a.conf');
+    const env = 'KUBELET_KUBEADM_ARGS="--node-ip=10.0.0.1"\n';
+    expect(parseEnvFile(env)).to.equal(parseEnvFile(env));
+    expect(Object.isFrozen(parseEnvFile(env).assignments)).to.equal(true);
   });
 });
