@@ -69,7 +69,8 @@ describe('parse memo: each distinct text parsed once', () => {
     expect(pod.imageTag).to.equal('3.5.15-0');
   });
   it('systemd units and env files: parsed once per text (and unit file), frozen, attributed to their file', () => {
-    const unit = '[Service]\nEnvironment="KUBELET_KUBECONFIG_ARGS=--kubeconfig=/etc/kubernetes/kubelet.conf"\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS\n';
+    const unit =
+      '[Service]\nEnvironment="KUBELET_KUBECONFIG_ARGS=--kubeconfig=/etc/kubernetes/kubelet.conf"\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS\n';
     const first = parseUnitService(unit, '/a.conf');
     expect(parseUnitService(unit, '/a.conf')).to.equal(first);
     expect(Object.isFrozen(first.environment[0])).to.equal(true);
