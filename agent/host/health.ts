@@ -1,6 +1,3 @@
-import http from 'node:http';
-import https from 'node:https';
-
 /** The outcome of a health gate; `reason` says what did not hold (for logs, Events and the JSON output). */
 export type HealthVerdict = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
 
@@ -27,13 +24,16 @@ export interface HealthCheck {
 /** The kubelet's healthz endpoint (healthzBindAddress/healthzPort defaults). */
 export const KUBELET_HEALTHZ_URL = 'http://127.0.0.1:10248/healthz';
 
-function getOnce(url: string, timeoutMs: number): Promise<number> {
+async function getOnce(url: string, timeoutMs: number): Promise<number> {
+  // Loaded on first use: every command builds probes, only a restart polls one (node:https brings TLS,
+  // a few milliseconds of every cold `audit` otherwise).
+  const secure = url.startsWith('https:');
+  const client = secure ? (await import('node:https')).default : (await import('node:http')).default;
   // 0 = no HTTP answer (refused, reset, timed out).
   return new Promise((resolve) => {
     // Control-plane endpoints on loopback serve the component's own certificate; only the status code
     // matters here, so the certificate is not verified (the connection never leaves the host).
-    const client = url.startsWith('https:') ? https : http;
-    const request = client.get(url, { timeout: timeoutMs, ...(client === https ? { rejectUnauthorized: false } : {}) }, (response) => {
+    const request = client.get(url, { timeout: timeoutMs, ...(secure ? { rejectUnauthorized: false } : {}) }, (response) => {
       response.resume();
       resolve(response.statusCode ?? 0);
     });

@@ -32,7 +32,7 @@ describe('cluster features in the real process', function () {
   this.timeout(30_000);
   after(cleanupTempDirs);
 
-  it('audit, plan and version never load the Kubernetes client (the recorder does see it when it is loaded)', () => {
+  it('audit, plan and version never load the Kubernetes client nor HTTP (the recorder does see the client when it is loaded)', () => {
     const chunks = bundleChunks();
     const withClient = chunks.filter((chunk) => chunk.inputs.some((input) => input.includes('node_modules/@kubernetes/client-node/')));
     const clusterCli = chunks.find((chunk) => chunk.inputs.includes('agent/cli/cluster.ts'));
@@ -47,6 +47,8 @@ describe('cluster features in the real process', function () {
       const loaded = importsOf(args);
       expect(loaded.some((url) => url.includes('/dist/bundle/chunks/'))).to.equal(true);
       expect(loaded.filter((url) => withClient.some((chunk) => url.endsWith(chunk.file)))).to.deep.equal([]);
+      // HTTP(S) is for health probes after a restart: TLS would cost every cold start a few ms.
+      expect(loaded.filter((url) => url === 'node:http' || url === 'node:https')).to.deep.equal([]);
     }
     const control = importsOf(['--input-type=module', '-e', `await import(${JSON.stringify(path.join(REPO, clusterCli!.file))})`]);
     expect(control.some((url) => withClient.some((chunk) => url.endsWith(chunk.file)))).to.equal(true);
