@@ -4,6 +4,7 @@ import { HostFs } from '../host/host-fs.js';
 import { HostRoot } from '../host/host-root.js';
 import { EXIT, InputError, UsageError, commonOptions, parseCommand } from './common.js';
 import type { Command } from './command.js';
+import { ENCRYPTION_RULE } from '../rules/control-plane/encryption-key.js';
 
 /** The default health timeout (rollback runs without a policy: it must work when the policy is broken). */
 const ROLLBACK_HEALTH_TIMEOUT_MS = 120_000;
@@ -13,9 +14,23 @@ function describe(journal: Journal): string {
   return `${journal.id}  ${journal.state.padEnd(12)}${journal.createdAt}  ${files.size} item(s)  rules: ${journal.rules.join(', ') || '-'}`;
 }
 
+/**
+ * Why an apply that turned on (or rotated) encryption at rest is not undone without being asked: the API
+ * server has been writing Secrets with that key since, and the configuration restored would not hold it.
+ */
+function encryptionRefusal(journals: readonly Journal[]): string | null {
+  const ids = journals.filter((journal) => journal.rules.includes(ENCRYPTION_RULE)).map((journal) => journal.id);
+  if (ids.length === 0) return null;
+  return (
+    `${ids.join(', ')} changed encryption at rest (${ENCRYPTION_RULE}): Secrets the API server wrote since are encrypted ` +
+    'with its key, and undoing it leaves them unreadable. Nothing was restored. Roll forward instead (fix what is wrong ' +
+    'and apply), or pass --allow-encryption-rollback if the API server has written no Secret since (it never came up)'
+  );
+}
+
 export const rollbackCommand: Command = {
   name: 'rollback',
-  help: `Usage: kube-harden rollback [--host-root DIR] [--list | --to ID] [--no-restart]
+  help: `Usage: kube-harden rollback [--host-root DIR] [--list | --to ID] [--no-restart] [--allow-encryption-rollback]
 
 Without options, undoes the most recent apply that was not already rolled back. Every file is restored
 byte for byte with its mode and owner, files the apply created are removed, and live sysctl values are
@@ -25,13 +40,22 @@ written back. Then the services that apply changed are restarted (unless --no-re
   --to ID                undo every apply from ID onwards, newest first: the node returns to its state
                          before apply ID
   --no-restart           restore files only; restart the services yourself
+  --allow-encryption-rollback
+                         also undo an apply that changed encryption at rest. Without it such an apply is
+                         refused: Secrets written with its key since would become unreadable
 
 Backups live in <host-root>/var/lib/kube-harden/backups/ and are pruned by the policy's backups.retain.
 An apply that was killed half-way (state in-progress in --list) is undone like any other.
 
-Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation or no such backup.`,
+Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation, no such backup, or an
+encryption change refused.`,
   async run(argv, deps) {
-    const { values } = parseCommand(argv, { list: { type: 'boolean' }, to: { type: 'string' }, 'no-restart': { type: 'boolean' } });
+    const { values } = parseCommand(argv, {
+      list: { type: 'boolean' },
+      to: { type: 'string' },
+      'no-restart': { type: 'boolean' },
+      'allow-encryption-rollback': { type: 'boolean' },
+    });
     if (values.help) {
       deps.stdout(`${this.help}\n`);
       return EXIT.ok;
@@ -60,6 +84,8 @@ Exit codes: 0 restored; 1 a restore or restart failed; 2 bad invocation or no su
       targets = undoable.filter((journal) => journal.sequence >= from).reverse();
     } else targets = undoable.slice(-1);
     if (targets.length === 0) throw new InputError('nothing to roll back (no apply backups left, see --list)');
+    const refusal = values['allow-encryption-rollback'] ? null : encryptionRefusal(targets);
+    if (refusal) throw new InputError(refusal);
 
     let ok = true;
     const services = new Set<string>();

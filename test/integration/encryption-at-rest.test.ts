@@ -139,6 +139,35 @@ describe('encryption at rest from a key file the policy names (kubeadm)', () => 
     for (const text of [...outputs, ...logs]) expect(text).to.not.contain(secret);
   });
 
+  it('rollback refuses to undo an encryption change unless asked (Secrets written with the key would become unreadable)', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    writeKey(root, randomBytes(32).toString('base64'));
+    const original = read(root, MANIFEST);
+    const logs: string[] = [];
+    await cli(['apply', '--policy', policy()], root, logs);
+    expect(existsSync(path.join(root, CONFIG)), 'apply wrote the configuration').to.equal(true);
+    const hardened = read(root, MANIFEST);
+    const config = read(root, CONFIG);
+    const id = /^(\S+)/.exec((await cli(['rollback', '--list'], root, logs)).out.trim().split('\n').at(-1)!)![1]!;
+    for (const args of [['rollback'], ['rollback', '--to', id]]) {
+      const refused = await cli(args, root, logs);
+      expect(refused.code, args.join(' ')).to.equal(2);
+      expect(refused.err)
+        .to.contain(id)
+        .and.contain('apiserver.encryption-at-rest')
+        .and.contain('unreadable')
+        .and.contain('--allow-encryption-rollback');
+      expect(refused.err).to.not.contain('    at '); // a refusal, not a stack trace
+      // Nothing was restored: the manifest and the configuration are as apply left them.
+      expect(read(root, MANIFEST)).to.equal(hardened);
+      expect(read(root, CONFIG)).to.equal(config);
+    }
+    const allowed = await cli(['rollback', '--allow-encryption-rollback', '--no-restart'], root, logs);
+    expect(allowed.code, allowed.err).to.equal(0);
+    expect(read(root, MANIFEST)).to.equal(original);
+    expect(existsSync(path.join(root, CONFIG))).to.equal(false);
+  });
+
   it('restores the manifest and removes the configuration when the API server does not come back', async () => {
     const root = copyFixture('kubeadm-control-plane');
     const logs: string[] = [];
