@@ -197,6 +197,8 @@ export class RealApiServer {
     return (
       readFileSync(file, 'utf8')
         .split('\n')
+        // The server may be half-way through writing its last line: only lines it ended are records.
+        .slice(0, -1)
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as RawAudit)
         // A watch is logged when its response starts and again when it ends: keep one record per request.
