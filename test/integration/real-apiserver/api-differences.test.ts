@@ -80,6 +80,7 @@ describe('real API server that differs: the agent carries on', function () {
     const logged = node
       .logText()
       .split('\n')
+      .slice(0, -1) // the agent is still running: its last line may be half-written
       .filter((line) => line.includes('Kubernetes API call failed'))
       .map((line) => (JSON.parse(line) as { operation: string }).operation);
     expect(logged.filter((operation) => operation === 'leases.create')).to.have.length(1);
