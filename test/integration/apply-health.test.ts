@@ -18,7 +18,10 @@ describe('apply with restarts: health gate and rollback', () => {
     const code = await runCli(['apply', '--output', 'json', '--host-root', root], harness.deps);
     expect(code).to.equal(0);
     expect(harness.services.restarts).to.deep.equal(['kubelet']);
-    expect(harness.health.calls).to.deep.equal([120_000]);
+    // One wait, on the policy's 120 s deadline: the endpoint stage gets what is left of it, so a
+    // millisecond spent in an earlier stage shows (CI saw 119999).
+    expect(harness.health.calls).to.have.length(1);
+    expect(harness.health.calls[0]).to.be.within(119_000, 120_000);
     expect(JSON.parse(harness.stdout()).restarts[0]).to.include({ service: 'kubelet', result: 'restarted' });
   });
 
