@@ -24,7 +24,9 @@ what it waits for and for how long (one line redrawn on a terminal; one line per
 Running apply twice changes nothing the second time.
 
   --no-restart           write the changes but do not restart or wait; restarts are reported as
-                         pending and the kubelet keeps its old settings until it restarts
+                         pending and the kubelet keeps its old settings until it restarts. Static
+                         pod manifests are not written (the kubelet would restart the component at
+                         once, ungated): their rules are reported blocked
   --output FORMAT        table (default) or json (the plan plus a result per change and the backup id)
 
 Refused when the policy's mode is "audit".
@@ -66,6 +68,7 @@ ${EXIT_HELP}`,
         now: () => deps.now().getTime(),
       }),
       noRestart: () => noRestart,
+      noReload: noRestart,
     });
     const result = outcome.result ?? { backupId: null, changes: [], activations: [], blocked: outcome.plan.blocked, ok: true, unhealthy: [] };
     deps.stdout(format === 'json' ? applyJson(result) : applyTable(result));

@@ -1,4 +1,5 @@
-import { restartAndWait } from '../node/executor.js';
+import { restartAndWait, waitHealthy } from '../node/executor.js';
+import { isStaticPodService } from '../rules/control-plane/components.js';
 import { BackupStore, type Journal } from '../host/backups.js';
 import { HostFs } from '../host/host-fs.js';
 import { HostRoot } from '../host/host-root.js';
@@ -34,12 +35,15 @@ export const rollbackCommand: Command = {
 
 Without options, undoes the most recent apply that was not already rolled back. Every file is restored
 byte for byte with its mode and owner, files the apply created are removed, and live sysctl values are
-written back. Then the services that apply changed are restarted (unless --no-restart).
+written back. Then the services that apply changed are restarted and must become healthy (unless
+--no-restart); a static pod is not restarted (the kubelet recreates it from the restored manifest):
+rollback waits for its health endpoint.
 
   --list                 list the backups (newest last) and exit
   --to ID                undo every apply from ID onwards, newest first: the node returns to its state
                          before apply ID
-  --no-restart           restore files only; restart the services yourself
+  --no-restart           restore files only; restart the services yourself (a restored static pod
+                         manifest is reloaded by the kubelet at once; rollback does not wait for it)
   --allow-encryption-rollback
                          also undo an apply that changed encryption at rest. Without it such an apply is
                          refused: Secrets written with its key since would become unreadable
@@ -104,12 +108,20 @@ encryption change refused.`,
     }
     const manager = deps.services(common.hostRoot);
     for (const service of services) {
+      // A static pod has no unit to restart: the kubelet recreated it when its manifest was put back.
+      const reloaded = isStaticPodService(service);
       if (values['no-restart']) {
-        deps.stdout(`restart ${service}: pending (--no-restart)\n`);
+        deps.stdout(
+          reloaded
+            ? `reload ${service}: done by the kubelet when its manifest was restored (not waited for: --no-restart)\n`
+            : `restart ${service}: pending (--no-restart)\n`,
+        );
         continue;
       }
-      const problem = await restartAndWait({ services: manager, health: (name) => deps.health(name) }, service, ROLLBACK_HEALTH_TIMEOUT_MS);
-      deps.stdout(`restart ${service}: ${problem === null ? 'healthy' : `NOT healthy: ${problem}`}\n`);
+      const problem = reloaded
+        ? await waitHealthy(deps.health(service), service, ROLLBACK_HEALTH_TIMEOUT_MS)
+        : await restartAndWait({ services: manager, health: (name) => deps.health(name) }, service, ROLLBACK_HEALTH_TIMEOUT_MS);
+      deps.stdout(`${reloaded ? 'reload' : 'restart'} ${service}: ${problem === null ? 'healthy' : `NOT healthy: ${problem}`}\n`);
       ok &&= problem === null;
     }
     return ok ? EXIT.ok : EXIT.findings;

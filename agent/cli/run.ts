@@ -54,7 +54,8 @@ With cluster credentials (the pod's service account, or --kubeconfig) it also:
     namespaces at each resync and reports those without a Pod Security level
     (workload.namespace-pod-security; in audit mode every agent does, no leader being elected).
 
-  --no-restart             never restart services (changes are written; restarts reported pending)
+  --no-restart             never restart services (changes are written; restarts reported pending;
+                           static pod manifests are left alone: writing one restarts its component)
   --metrics-address ADDR   HTTP for /metrics, and /healthz, /readyz unless --health-address is given
                            (default ${DEFAULT_METRICS_ADDRESS}, all interfaces; the pod runs with hostNetwork). The
                            DaemonSet binds it to 127.0.0.1 behind kube-rbac-proxy (docs/security.md)

@@ -16,6 +16,12 @@ export interface PlanOptions {
   readonly failedRules?: ReadonlySet<string>;
   /** Rules held back on purpose (the daemon backing off from a fight), with the reason. */
   readonly heldRules?: ReadonlyMap<string, string>;
+  /**
+   * Why fixes that write a static pod manifest are held back (`--no-restart`), or absent when they may
+   * go: the kubelet recreates the component as soon as its manifest changes, so writing one is a
+   * restart that no flag can defer.
+   */
+  readonly holdReloads?: string;
 }
 
 interface Candidate {
@@ -43,6 +49,7 @@ export function buildPlan(rules: readonly EvaluatedRule[], obs: Observation, pol
     if (refusal) blocked.set(meta.id, refusal);
     else if (options.failedRules?.has(meta.id)) blocked.set(meta.id, 'its change failed during this apply');
     else if (options.heldRules?.has(meta.id)) blocked.set(meta.id, options.heldRules.get(meta.id)!);
+    else if (options.holdReloads && evaluation.remedy?.edits?.some((edit) => edit.restartsComponent)) blocked.set(meta.id, options.holdReloads);
     else if (evaluation.remedy && evaluation.finding.remediable) candidates.set(meta.id, { meta, remedy: evaluation.remedy, stage: 0 });
     else blocked.set(meta.id, evaluation.blocked ?? (evaluation.finding.message || 'not remediable by kube-harden'));
   }

@@ -312,6 +312,7 @@ export class Daemon {
       noRestart: (candidate) =>
         this.options.noRestart ||
         candidate.activations.some((activation) => activation.kind === 'restart' && this.restarts.tooSoon(activation.service, started)),
+      noReload: this.options.noRestart,
       onSlotFree: () => this.trigger('event'),
     });
     if (outcome.disrupting) await this.reporter.state('remediating', this.deps.now());

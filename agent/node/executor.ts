@@ -3,6 +3,7 @@ import { changeKey, type Activation, type BlockedRule, type Plan, type PlannedCh
 import type { BackupStore, Journal } from '../host/backups.js';
 import { sha256 } from '../host/backups.js';
 import type { RestartGate } from './health-gate.js';
+import type { HealthProbe } from '../host/health.js';
 import type { PluginProber } from '../host/cni-plugin.js';
 import type { HostFs } from '../host/host-fs.js';
 import type { ServiceManager } from '../host/service-manager.js';
@@ -105,11 +106,9 @@ export async function executePlan(deps: ApplyDeps, request: ApplyRequest): Promi
       // A static pod manifest takes effect as soon as it is written: prove that component healthy
       // before touching the next one, and put back everything its activation carries if it does not.
       const reload = request.plan.activations.find((activation) => activation.kind === 'reload' && activation.changes.includes(changeKey(change)));
+      // Gated even when restarts are deferred (the daemon's rate limit): no flag defers this one. The
+      // session does not write manifests at all under --no-restart (NO_RELOAD).
       if (!reload || change.action !== 'write' || !change.restartsComponent) continue;
-      if (request.noRestart) {
-        activations.set(reload.id, { activation: reload, result: 'pending' });
-        continue;
-      }
       const problem = await reloadGate(deps, journal, reload, results, request.healthTimeoutMs);
       activations.set(
         reload.id,
@@ -206,7 +205,12 @@ export async function restartAndWait(deps: Pick<ApplyDeps, 'services' | 'health'
   } catch (error) {
     return message(error);
   }
-  const verdict = await deps.health(service, since).waitHealthy(timeoutMs);
+  return waitHealthy(deps.health(service, since), service, timeoutMs);
+}
+
+/** Waits for a service's gate; null when healthy in time, else why not. */
+export async function waitHealthy(probe: HealthProbe, service: string, timeoutMs: number): Promise<string | null> {
+  const verdict = await probe.waitHealthy(timeoutMs);
   return verdict.healthy ? null : `${service} not healthy within ${Math.round(timeoutMs / 1000)}s: ${verdict.reason}`;
 }
 

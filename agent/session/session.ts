@@ -53,6 +53,10 @@ export interface DisruptionCheck {
   clear(): void;
 }
 
+/** Why a static pod fix is held back under --no-restart (shown in plan.blocked). */
+export const NO_RELOAD =
+  "not written with --no-restart: the kubelet restarts the component as soon as its static pod manifest changes; without --no-restart it is written behind the component's health gate (restored if it does not come back)";
+
 /** One enforcement of the node's plan. */
 export interface NodeRequest {
   readonly policy: Policy;
@@ -62,6 +66,11 @@ export interface NodeRequest {
   readonly gate: RestartGate;
   /** Restarts are not done now (--no-restart, or the daemon's rate limit): written, reported pending. */
   readonly noRestart: (plan: Plan) => boolean;
+  /**
+   * Nothing may restart now (--no-restart): static pod manifests are not written either, since the
+   * kubelet restarts a component as soon as its manifest changes. Their rules are reported blocked.
+   */
+  readonly noReload?: boolean;
   /** Rules held by the caller (the flap guard backing off from another writer), with the reason. */
   readonly held?: ReadonlyMap<string, string>;
   /** Called once a restart slot that was not free has been taken (the daemon reconciles then). */
@@ -120,8 +129,13 @@ export class EnforcementSession {
     const { node, policy } = request;
     const causeOf = this.causes(request);
     const causes = new Map<string, ChangeCause>();
+    const holdReloads = request.noReload ? NO_RELOAD : undefined;
     const plan = (held: ReadonlyMap<string, string>, failedRules?: ReadonlySet<string>) =>
-      buildPlan(node.evaluated, node.obs, policy, { heldRules: held, ...(failedRules ? { failedRules } : {}) });
+      buildPlan(node.evaluated, node.obs, policy, {
+        heldRules: held,
+        ...(failedRules ? { failedRules } : {}),
+        ...(holdReloads ? { holdReloads } : {}),
+      });
     if (policy.mode !== 'enforce')
       return { plan: plan(request.held ?? new Map()), result: null, causes, waiting: false, disrupting: false, disruptionHeld: null };
 

@@ -74,7 +74,7 @@ describe('CIS 1.1 / 4.1 file permissions on a kubeadm control-plane node', () =>
     expect(failing(root).length).to.be.greaterThan(15);
     const harness = testCli();
     // Exit 1 because two control-plane rules are held back on purpose; every file change still lands.
-    expect(await runCli(['apply', '--no-restart', '--host-root', root], harness.deps), harness.err.join('')).to.equal(1);
+    expect(await runCli(['apply', '--host-root', root], harness.deps), harness.err.join('')).to.equal(1);
     expect(failing(root)).to.deep.equal([]);
     // Certificates were already 644: loosened never, left as they were.
     expect(statSync(path.join(root, 'etc/kubernetes/pki/ca.crt')).mode & 0o777).to.equal(0o644);
@@ -99,7 +99,7 @@ describe('CIS 1.1 / 4.1 file permissions on a kubeadm control-plane node', () =>
     chmodSync(path.join(root, 'etc/kubernetes/pki/ca.key'), 0o400);
     chmodSync(path.join(root, 'etc/kubernetes/pki/apiserver.crt'), 0o600);
     chmodSync(path.join(root, 'etc/kubernetes/admin.conf'), 0o640);
-    await runCli(['apply', '--no-restart', '--host-root', root], testCli().deps);
+    await runCli(['apply', '--host-root', root], testCli().deps);
     expect(statSync(path.join(root, 'etc/kubernetes/pki/ca.key')).mode & 0o777).to.equal(0o400);
     expect(statSync(path.join(root, 'etc/kubernetes/pki/apiserver.crt')).mode & 0o777).to.equal(0o600);
     expect(statSync(path.join(root, 'etc/kubernetes/admin.conf')).mode & 0o777).to.equal(0o600);
@@ -120,7 +120,7 @@ describe('CIS 1.1 / 4.1 file permissions on a kubeadm control-plane node', () =>
   it('rollback restores every mode byte for byte, directories included', async () => {
     const root = copyFixture('kubeadm-control-plane');
     const before = snapshotTree(root);
-    await runCli(['apply', '--no-restart', '--host-root', root], testCli().deps);
+    await runCli(['apply', '--host-root', root], testCli().deps);
     expect(await runCli(['rollback', '--no-restart', '--host-root', root], testCli().deps)).to.equal(0);
     expect(snapshotTree(root)).to.deep.equal(before);
   });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { runCli } from '../../agent/cli/index.js';
 import { FakeHealthProbe } from '../fakes/fake-health.js';
+import { startDaemon } from '../helpers/daemon.js';
 import { cleanupTempDirs, copyFixture, read, testCli } from '../helpers/host.js';
 
 const MANIFESTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
@@ -36,11 +37,80 @@ function withoutCommand(text: string): unknown {
 describe('control-plane flags on a kubeadm control plane', () => {
   after(cleanupTempDirs);
 
+  it('apply --no-restart writes no static pod manifest (the kubelet would restart the component at once, ungated): those rules are blocked saying so, the rest is written', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    const manifests = () => readdirSync(path.join(root, 'etc/kubernetes/manifests')).map((name) => read(root, `etc/kubernetes/manifests/${name}`)); // contents
+    const before = manifests();
+    const kubeletConfig = read(root, 'var/lib/kubelet/config.yaml');
+    const { code, out, harness } = await cli(['apply', '--no-restart', '--output', 'json'], root);
+    expect(code).to.equal(1); // blocked rules remain
+    const result = JSON.parse(out) as {
+      changes: { path: string; action: string }[];
+      restarts: { kind: string; service: string; result: string }[];
+      blocked: { id: string; reason: string }[];
+    };
+    expect(manifests()).to.deep.equal(before);
+    // A mode change is not a new pod (the kubelet hashes the manifest's content): the CIS 1.1 modes still land.
+    expect(result.changes.filter((change) => change.path.startsWith('/etc/kubernetes/manifests/') && change.action !== 'chmod')).to.deep.equal([]);
+    expect(read(root, 'var/lib/kubelet/config.yaml')).to.not.equal(kubeletConfig);
+    expect(result.restarts.filter((restart) => restart.kind === 'reload')).to.deep.equal([]);
+    expect(result.restarts.map((restart) => `${restart.service} ${restart.result}`)).to.deep.equal(['kubelet pending']);
+    const held = result.blocked.filter((entry) => entry.reason.startsWith('not written with --no-restart'));
+    expect(held.map((entry) => entry.id)).to.include.members(['apiserver.profiling', 'controller-manager.profiling', 'scheduler.profiling']);
+    expect(held[0]!.reason).to.contain("without --no-restart it is written behind the component's health gate");
+    expect(harness.services.restarts).to.deep.equal([]);
+    // Without the flag, the same node gets its manifests, each behind its health gate.
+    await cli(['apply'], root);
+    for (const name of MANIFESTS) expect(read(root, `etc/kubernetes/manifests/${name}.yaml`)).to.contain('- --profiling=false');
+  });
+
+  it('run --no-restart leaves the static pod manifests alone too, and hardens the rest', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    const manifest = read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml');
+    const kubeletConfig = read(root, 'var/lib/kubelet/config.yaml');
+    const { daemon, services } = await startDaemon(root, { noRestart: true });
+    try {
+      await daemon.settled();
+      expect(read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml')).to.equal(manifest);
+      expect(read(root, 'var/lib/kubelet/config.yaml')).to.not.equal(kubeletConfig);
+      expect(services.restarts).to.deep.equal([]);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('rollback puts the manifests back and waits for each component it reloads; no systemctl for a static pod', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    const before = read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml');
+    await cli(['apply'], root); // exit 1: some rules stay blocked on this fixture
+    expect(read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml')).to.not.equal(before);
+    const health = new FakeHealthProbe([true]);
+    const { code, out, harness } = await cli(['rollback'], root, health);
+    expect(code, out).to.equal(0);
+    expect(read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml')).to.equal(before);
+    expect(out).to.contain('reload static-pod/kube-apiserver: healthy');
+    expect(out).to.contain('restart kubelet: healthy');
+    expect(harness.services.restarts).to.deep.equal(['kubelet']);
+    expect(health.calls).to.have.length(4); // the three components and the kubelet were waited for
+  });
+
+  it('rollback --no-restart says the kubelet reloaded the restored static pods, and waits for nothing', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    await cli(['apply'], root);
+    const health = new FakeHealthProbe([true]);
+    const { code, out, harness } = await cli(['rollback', '--no-restart'], root, health);
+    expect(code, out).to.equal(0);
+    expect(out).to.contain('reload static-pod/kube-apiserver: done by the kubelet when its manifest was restored (not waited for: --no-restart)');
+    expect(out).to.contain('restart kubelet: pending (--no-restart)');
+    expect(harness.services.restarts).to.deep.equal([]);
+    expect(health.calls).to.deep.equal([]);
+  });
+
   it('apply sets profiling and bind-address in the three manifests, keeps everything else, leaves etcd and no stray file', async () => {
     const root = copyFixture('kubeadm-control-plane');
     const before = Object.fromEntries(MANIFESTS.map((name) => [name, read(root, `etc/kubernetes/manifests/${name}.yaml`)]));
     const etcd = read(root, 'etc/kubernetes/manifests/etcd.yaml');
-    const { out } = await cli(['apply', '--no-restart', '--output', 'json'], root);
+    const { out } = await cli(['apply', '--output', 'json'], root);
     const result = JSON.parse(out);
     expect(result.restarts.map((restart: { service: string }) => restart.service)).to.include.members([
       'static-pod/kube-apiserver',
@@ -195,7 +265,7 @@ describe('control plane: the whole kubeadm apiserver/kcm/scheduler set', () => {
   it('after apply every automated CIS 1.2-1.4 and 2 check passes except 1.2.5 (kubelet CA), reported with its reason', async () => {
     const root = copyFixture('kubeadm-control-plane');
     expect(cisControlPlane(root).filter(([, ok]) => !ok).length).to.be.greaterThan(5);
-    await cli(['apply', '--no-restart'], root);
+    await cli(['apply'], root);
     expect(
       cisControlPlane(root)
         .filter(([, ok]) => !ok)
@@ -214,7 +284,7 @@ describe('control plane: the whole kubeadm apiserver/kcm/scheduler set', () => {
 
   it('mounts every file the apiserver flags reference, and the audit policy is an audit.k8s.io Policy', async () => {
     const root = copyFixture('kubeadm-control-plane');
-    await cli(['apply', '--no-restart'], root);
+    await cli(['apply'], root);
     const pod = parse(read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml')) as Pod;
     const mounts = pod.spec.containers[0]!.volumeMounts!.map((mount) => mount.mountPath);
     const paths = pod.spec.containers[0]!.command.filter((word) => /^--[a-z-]+=\//.test(word)).map((word) => word.slice(word.indexOf('=') + 1));
@@ -230,7 +300,7 @@ describe('control plane: the whole kubeadm apiserver/kcm/scheduler set', () => {
 
   it('disables the service-account-token controller by its 1.28+ name, keeping kubeadm bootstrapsigner and tokencleaner', async () => {
     const root = copyFixture('kubeadm-control-plane');
-    await cli(['apply', '--no-restart'], root);
+    await cli(['apply'], root);
     expect(flagsOf(root, 'kube-controller-manager').get('controllers')).to.equal('*,bootstrapsigner,tokencleaner,-serviceaccount-token-controller');
     expect(flagsOf(root, 'kube-controller-manager').get('terminated-pod-gc-threshold')).to.equal('12500');
   });
@@ -245,7 +315,7 @@ describe('control plane: versions and the k8s snap', () => {
       const file = `etc/kubernetes/manifests/${name}.yaml`;
       writeFileSync(path.join(root, file), read(root, file).replace(/:v1\.29\.10/g, ':v1.24.17'));
     }
-    await cli(['apply', '--no-restart', '--kubelet-version', 'v1.24.17'], root);
+    await cli(['apply', '--kubelet-version', 'v1.24.17'], root);
     expect(flagsOf(root, 'kube-controller-manager').get('controllers')).to.equal('*,bootstrapsigner,tokencleaner,-serviceaccount-token');
   });
 
@@ -292,7 +362,7 @@ describe('control plane: admission', () => {
 
   it('enables EventRateLimit with its configuration, keeps NodeRestriction, and AlwaysPullImages only on opt-in', async () => {
     const root = copyFixture('kubeadm-control-plane');
-    await cli(['apply', '--no-restart'], root);
+    await cli(['apply'], root);
     expect(flagsOf(root, 'kube-apiserver').get('enable-admission-plugins')).to.equal('NodeRestriction,EventRateLimit');
     const optIn = copyFixture('kubeadm-control-plane');
     const policy = path.join(optIn, 'policy.yaml');
@@ -300,7 +370,7 @@ describe('control plane: admission', () => {
       policy,
       'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\nrules:\n  apiserver.admission-plugins: { value: { alwaysPullImages: true } }\n',
     );
-    await cli(['apply', '--no-restart', '--policy', policy], optIn);
+    await cli(['apply', '--policy', policy], optIn);
     expect(flagsOf(optIn, 'kube-apiserver').get('enable-admission-plugins')).to.equal('NodeRestriction,AlwaysPullImages,EventRateLimit');
   });
 
@@ -318,7 +388,7 @@ describe('control plane: admission', () => {
         '    - --admission-control-config-file=/etc/kubernetes/pod-security.yaml\n    - --allow-privileged=true\n',
       ),
     );
-    await cli(['apply', '--no-restart'], root);
+    await cli(['apply'], root);
     const config = parse(read(root, 'etc/kubernetes/pod-security.yaml')) as { plugins: Array<{ name: string }> };
     expect(config.plugins.map((plugin) => plugin.name)).to.deep.equal(['PodSecurity', 'EventRateLimit']);
     expect(flagsOf(root, 'kube-apiserver').get('admission-control-config-file')).to.equal('/etc/kubernetes/pod-security.yaml');
@@ -344,7 +414,7 @@ describe('control plane: anonymous auth on 1.32+ (AuthenticationConfiguration)',
 
   it('1.33: allows anonymous only for the probes and join discovery, via a mounted file; --anonymous-auth absent', async () => {
     const root = at('v1.33.2');
-    await cli(['apply', '--no-restart', '--kubelet-version', 'v1.33.2'], root);
+    await cli(['apply', '--kubelet-version', 'v1.33.2'], root);
     const config = parse(read(root, 'etc/kubernetes/authentication-config.yaml')) as {
       apiVersion: string;
       anonymous: { enabled: boolean; conditions: Array<{ path: string }> };
@@ -376,7 +446,7 @@ describe('control plane: anonymous auth on 1.32+ (AuthenticationConfiguration)',
       text.replace('    - --allow-privileged=true\n', `    - --allow-privileged=true\n${flags.map((flag) => `    - ${flag}\n`).join('')}`),
     );
     writeFileSync(path.join(root, 'etc/kubernetes/pki/oidc-ca.crt'), '-----BEGIN CERTIFICATE-----\nMIIOIDC\n-----END CERTIFICATE-----\n');
-    await cli(['apply', '--no-restart', '--kubelet-version', 'v1.33.2'], root);
+    await cli(['apply', '--kubelet-version', 'v1.33.2'], root);
     expect([...flagsOf(root, 'kube-apiserver').keys()].filter((name) => name.startsWith('oidc-'))).to.deep.equal([]);
     type Jwt = { issuer: unknown; claimMappings: unknown };
     const config = parse(read(root, 'etc/kubernetes/authentication-config.yaml')) as { jwt: Jwt[] };
@@ -415,7 +485,7 @@ describe('control plane: anonymous auth on 1.32+ (AuthenticationConfiguration)',
       path.join(root, 'etc/kubernetes/authn.yaml'),
       'apiVersion: apiserver.config.k8s.io/v1beta1\nkind: AuthenticationConfiguration\njwt:\n- issuer:\n    url: https://issuer.example\n    audiences:\n    - kubernetes\n  claimMappings:\n    username:\n      claim: sub\n      prefix: ""\n',
     );
-    await cli(['apply', '--no-restart', '--kubelet-version', 'v1.33.2'], root);
+    await cli(['apply', '--kubelet-version', 'v1.33.2'], root);
     const config = parse(read(root, 'etc/kubernetes/authn.yaml')) as { jwt: unknown[]; anonymous: { conditions: unknown[] } };
     expect(config.jwt).to.have.length(1);
     expect(config.anonymous.conditions).to.have.length(4);
@@ -432,7 +502,7 @@ describe('control plane: the kubelet CA on confirmation', () => {
       policy,
       'apiVersion: kube-harden.io/v1alpha1\nkind: HardeningPolicy\nrules:\n  apiserver.kubelet-certificate-authority: { value: { confirmed: true, caFile: /etc/kubernetes/pki/ca.crt } }\n',
     );
-    await cli(['apply', '--no-restart', '--policy', policy], root);
+    await cli(['apply', '--policy', policy], root);
     expect(flagsOf(root, 'kube-apiserver').get('kubelet-certificate-authority')).to.equal('/etc/kubernetes/pki/ca.crt');
   });
 });

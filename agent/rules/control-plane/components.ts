@@ -33,9 +33,16 @@ export const COMPONENTS = {
   etcd: component('etcd', 'http://127.0.0.1:2381/health', false),
 } as const;
 
+const STATIC_POD_PREFIX = 'static-pod/';
+
 /** The restart "service" of a static pod: the kubelet recreates it when the manifest changes. */
 export function staticPodService(component: Component): string {
-  return `static-pod/${component.name}`;
+  return `${STATIC_POD_PREFIX}${component.name}`;
+}
+
+/** True for a static pod's "service": no systemd unit; the kubelet restarts it when its manifest is written. */
+export function isStaticPodService(service: string): boolean {
+  return service.startsWith(STATIC_POD_PREFIX);
 }
 
 /** A component as found on this node. */

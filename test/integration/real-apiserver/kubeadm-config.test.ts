@@ -84,7 +84,7 @@ async function hardenedControlPlane(name: string, address: string, policy: Polic
     const file = path.join(root, `etc/kubernetes/manifests/${manifest}.yaml`);
     writeFileSync(file, read(root, `etc/kubernetes/manifests/${manifest}.yaml`).replaceAll('10.0.0.10', address).replaceAll('cp-1', name));
   }
-  await runCli(['apply', '--no-restart', '--output', 'json', '--host-root', root], testCli({ health: new FakeHealthProbe([true]) }).deps);
+  await runCli(['apply', '--output', 'json', '--host-root', root], testCli({ health: new FakeHealthProbe([true]) }).deps);
   const fs = new HostFs(await HostRoot.open(root));
   const inspectAs = (judged: Policy) => {
     const runner = new FakeCommandRunner();
@@ -383,7 +383,8 @@ describe('real API server: kubeadm-config kept in step by the control-plane node
       {
         policyFile: writePolicyFile(['mode: enforce']),
         input: { nodeName: 'cp-3', nodeIp: '10.0.0.10', nodeIpSource: 'operator', kubeletVersion: 'v1.29.10', pluginDir: '/nonexistent' },
-        noRestart: true,
+        // Restarts on: --no-restart would leave the manifests alone (writing one restarts its component).
+        noRestart: false,
         debounceMs: 20,
         pollMs: 60_000,
         restartIntervalMs: 300_000,
@@ -404,6 +405,8 @@ describe('real API server: kubeadm-config kept in step by the control-plane node
         disruption: null,
       },
     );
+    // The kubelet's restart gate waits for the node Lease to be renewed after the restart: a kubelet's part.
+    const kubelet = setInterval(() => void real.server.renewNodeLease('cp-3', Date.now()), 200);
     try {
       await daemon.start();
       // The start-up reconcile judged the manifests before hardening them: profiling was not yet there to mirror.
@@ -418,6 +421,7 @@ describe('real API server: kubeadm-config kept in step by the control-plane node
       expect(config.apiServer.extraArgs).to.include({ 'audit-log-maxage': '30', 'oidc-issuer-url': 'https://issuer.example.com' });
       expect(await metrics.text()).to.contain('kube_harden_rule_status{rule="kubeadm.cluster-configuration",status="pass"} 1');
     } finally {
+      clearInterval(kubelet);
       await daemon.stop();
     }
   });
