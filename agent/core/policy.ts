@@ -1,4 +1,5 @@
 import { parseDocument } from 'yaml';
+import { plainValue } from '../formats/yaml-read.js';
 import { parseOverrides, type PolicyOverride } from './node-pool.js';
 import { DEFAULT_DISRUPTION_POLICY, DISRUPTION_POLICY_KEYS, parseDisruptionPolicy, type DisruptionPolicy } from './disruption-policy.js';
 
@@ -84,6 +85,9 @@ export function defaultPolicy(specs: readonly RuleValueSpec[]): Policy {
 export type PolicyParseResult = { readonly ok: true; readonly policy: Policy } | { readonly ok: false; readonly errors: readonly string[] };
 
 const RESTARTS_KEYS = ['maxConcurrent', 'healthTimeoutSeconds', 'leaseDurationSeconds', ...DISRUPTION_POLICY_KEYS];
+const DRIFT_KEYS = ['enabled', 'resyncSeconds'];
+/** The resync is a Node.js interval, which cannot wait longer than 2^31-1 ms (a longer one fires every 1 ms). */
+const MAX_RESYNC_SECONDS = 24 * 86_400;
 const TOP_LEVEL_KEYS = new Set(['apiVersion', 'kind', 'metadata', 'mode', 'rules', 'exemptions', 'restarts', 'drift', 'backups', 'overrides']);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -108,7 +112,13 @@ export function parsePolicy(text: string, file: string, specs: readonly RuleValu
     errors.push(`${file}${line ? `:${line}` : ''}: ${error.message.split('\n')[0]}`);
   }
   if (errors.length > 0) return { ok: false, errors };
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = plainValue(doc);
+  } catch (error) {
+    // An alias that names no anchor, or an alias bomb: the user's file, said in one line.
+    return { ok: false, errors: [`${file}: ${error instanceof Error ? error.message : String(error)}`] };
+  }
   if (!isRecord(raw)) return { ok: false, errors: [`${file}: a policy must be a YAML mapping`] };
 
   const base = defaultPolicy(specs);
@@ -168,16 +178,25 @@ export function parsePolicy(text: string, file: string, specs: readonly RuleValu
         if (typeof raw.drift.enabled === 'boolean') drift.enabled = raw.drift.enabled;
         else errors.push(`${file}: drift.enabled must be true or false`);
       }
+      for (const key of Object.keys(raw.drift))
+        if (!DRIFT_KEYS.includes(key)) errors.push(`${file}: drift: unknown field "${key}" (expected ${DRIFT_KEYS.join(', ')})`);
       if (raw.drift.resyncSeconds !== undefined) {
-        if (positiveInteger(raw.drift.resyncSeconds)) drift.resyncSeconds = raw.drift.resyncSeconds as number;
-        else errors.push(`${file}: drift.resyncSeconds must be a positive integer`);
+        const seconds = raw.drift.resyncSeconds;
+        if (positiveInteger(seconds) && (seconds as number) <= MAX_RESYNC_SECONDS) drift.resyncSeconds = seconds as number;
+        else errors.push(`${file}: drift.resyncSeconds must be a positive integer of at most ${MAX_RESYNC_SECONDS} (24 days)`);
       }
     }
   }
   const backups = { ...base.backups };
   if (raw.backups !== undefined) {
-    if (isRecord(raw.backups) && positiveInteger(raw.backups.retain)) backups.retain = raw.backups.retain as number;
-    else errors.push(`${file}: backups.retain must be a positive integer`);
+    if (!isRecord(raw.backups)) errors.push(`${file}: backups must be a mapping`);
+    else {
+      for (const key of Object.keys(raw.backups)) if (key !== 'retain') errors.push(`${file}: backups: unknown field "${key}" (expected retain)`);
+      if (raw.backups.retain !== undefined) {
+        if (positiveInteger(raw.backups.retain)) backups.retain = raw.backups.retain as number;
+        else errors.push(`${file}: backups.retain must be a positive integer`);
+      }
+    }
   }
 
   const overrides = parseOverrides(raw.overrides, specById, file, errors);

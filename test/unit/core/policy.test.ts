@@ -35,6 +35,25 @@ describe('policy loading', () => {
     expect(result.policy.rules.get('kubelet.address')?.enabled).to.equal(false);
   });
 
+  it('refuses a misspelt drift or backups field (drift: { enable: false } would leave drift correction on) and a resync Node cannot time', () => {
+    const result = parsePolicy(`${HEAD}drift: { enable: false, resyncSeconds: 3000000 }\nbackups: { retian: 3 }\n`, 'p.yaml', RULE_VALUE_SPECS);
+    expect(result.ok).to.equal(false);
+    if (result.ok) return;
+    expect(result.errors).to.deep.equal([
+      'p.yaml: drift: unknown field "enable" (expected enabled, resyncSeconds)',
+      'p.yaml: drift.resyncSeconds must be a positive integer of at most 2073600 (24 days)',
+      'p.yaml: backups: unknown field "retian" (expected retain)',
+    ]);
+    const fine = parsePolicy(`${HEAD}drift: { enabled: false, resyncSeconds: 2073600 }\nbackups: {}\n`, 'p.yaml', RULE_VALUE_SPECS);
+    expect(fine.ok && fine.policy.drift).to.deep.equal({ enabled: false, resyncSeconds: 2073600 });
+    expect(fine.ok && fine.policy.backups.retain).to.equal(10); // the default
+  });
+
+  it('an alias without its anchor is one error naming the file, not an exception', () => {
+    const result = parsePolicy(`${HEAD}mode: enforce\n&a x: *b\n`, 'p.yaml', RULE_VALUE_SPECS);
+    expect(result).to.deep.equal({ ok: false, errors: ['p.yaml: Unresolved alias (the anchor must be set before the alias): b'] });
+  });
+
   it('lists every problem at once, each naming the file and field', () => {
     const text = `apiVersion: v1\nkind: HardeningPolicy\nmode: fix-everything\nrules:\n  kubelet.nope: {}\n  kubelet.tls-min-version: { value: VersionTLS10 }\n  kubelet.tls-cipher-suites: { value: [TLS_RSA_WITH_AES_128_CBC_SHA] }\n  kubelet.read-only-port: { value: 1 }\nrestarts: { maxConcurrent: 0 }\nextra: 1\n`;
     const result = parsePolicy(text, 'bad.yaml', RULE_VALUE_SPECS);
