@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { ClusterApi } from '../cluster/api.js';
 import { summarize, type Finding } from '../core/finding.js';
 import type { EvaluatedRule } from '../core/planner.js';
 import { ruleEnabled, type Policy } from '../core/policy.js';
@@ -17,14 +18,24 @@ import { buildAuditReport } from './report-model.js';
 import { auditJson, auditJunit, findingsOf, nodeInfo, workloadTable } from './render.js';
 import { agentVersion } from './version.js';
 
+/** The API for --kubeconfig. A missing or malformed file is the user's input: one line, exit 2. */
+async function kubeconfigApi(kubeconfig: string): Promise<ClusterApi> {
+  if (!existsSync(kubeconfig)) throw new InputError(`--kubeconfig ${kubeconfig}: no such file`);
+  const { clusterApi, loadKubeConfig } = await import('../cluster/client.js');
+  try {
+    return clusterApi(loadKubeConfig({ kind: 'kubeconfig', path: kubeconfig }));
+  } catch (error) {
+    // The loader's YAML errors carry a code frame on the following lines.
+    throw new InputError(`cannot load --kubeconfig ${kubeconfig}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
+  }
+}
+
 /**
  * Lists this node's pods once and audits them, and every Namespace's Pod Security label unless the
  * policy turns that rule off (the Kubernetes client loads only here).
  */
 async function auditNodePods(kubeconfig: string, nodeName: string, policy: Policy, deps: CliDeps): Promise<WorkloadAudit> {
-  if (!existsSync(kubeconfig)) throw new InputError(`--kubeconfig ${kubeconfig}: no such file`);
-  const { clusterApi, loadKubeConfig } = await import('../cluster/client.js');
-  const api = clusterApi(loadKubeConfig({ kind: 'kubeconfig', path: kubeconfig }));
+  const api = await kubeconfigApi(kubeconfig);
   let pods;
   try {
     pods = await api.pods.listOnNode(nodeName);
@@ -55,10 +66,9 @@ async function auditNodePods(kubeconfig: string, nodeName: string, policy: Polic
 
 /** The Node's own labels, for a policy with node-pool overrides (needs nodes get). */
 async function readNodeLabels(kubeconfig: string, nodeName: string): Promise<Record<string, string>> {
-  if (!existsSync(kubeconfig)) throw new InputError(`--kubeconfig ${kubeconfig}: no such file`);
-  const { clusterApi, loadKubeConfig } = await import('../cluster/client.js');
+  const api = await kubeconfigApi(kubeconfig);
   try {
-    return { ...(await clusterApi(loadKubeConfig({ kind: 'kubeconfig', path: kubeconfig })).nodes.get(nodeName)).labels };
+    return { ...(await api.nodes.get(nodeName)).labels };
   } catch (error) {
     throw new InputError(
       `cannot read the labels of node ${nodeName} with --kubeconfig ${kubeconfig} (the policy has node-pool overrides): ${error instanceof Error ? error.message : String(error)}`,

@@ -27,17 +27,23 @@ async function readFleet(kubeconfig: string, namespace: string, nowMs: number): 
   try {
     config = loadKubeConfig({ kind: 'kubeconfig', path: kubeconfig });
   } catch (error) {
-    throw new InputError(`cannot load --kubeconfig ${kubeconfig}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new InputError(`cannot load --kubeconfig ${kubeconfig}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
   }
   const api = clusterApi(config);
-  const [nodes, reports, leases] = await Promise.all([
-    api.nodes.list(),
-    api.policyReports.list().catch((error: unknown) => {
-      if (error instanceof ResourceMissingError) return null;
-      throw error;
-    }),
-    listLeases(config, namespace),
-  ]);
+  let nodes, reports, leases;
+  try {
+    [nodes, reports, leases] = await Promise.all([
+      api.nodes.list(),
+      api.policyReports.list().catch((error: unknown) => {
+        if (error instanceof ResourceMissingError) return null;
+        throw error;
+      }),
+      listLeases(config, namespace),
+    ]);
+  } catch (error) {
+    // Unreachable, refused or forbidden: the kubeconfig is unusable for this (exit 2), not a failing fleet.
+    throw new InputError(`cannot read the fleet with --kubeconfig ${kubeconfig}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   return fleetView({
     nodes: nodes.map((node) => {
       const last = Date.parse(node.annotations[LAST_RECONCILE_ANNOTATION] ?? '');

@@ -1,9 +1,12 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { runCli } from '../../../agent/cli/index.js';
 import type { Finding } from '../../../agent/core/finding.js';
 import { buildPolicyReport } from '../../../agent/core/policy-report.js';
 import { FakeApiServer } from '../../fakes/fake-api-server.js';
-import { testCli } from '../../helpers/host.js';
+import { cleanupTempDirs, copyFixture, testCli } from '../../helpers/host.js';
 
 /** testCli's clock. */
 const NOW = Date.parse('2026-11-22T12:00:00Z');
@@ -149,6 +152,38 @@ describe('kube-harden report: a five-node fleet with one degraded node on the fa
       .to.match(/\nb +unknown .*agent silent/)
       .and.match(/\nc +unknown .*no kube-harden.io\/state annotation/);
     expect(again.stdout()).to.contain('No ClusterPolicyReport yet: c');
+  });
+
+  it('a malformed kubeconfig, or one whose API server does not answer, is one line and exit 2 (not 1, which means a failing fleet)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kh-kubeconfig-'));
+    const malformed = path.join(dir, 'malformed');
+    writeFileSync(malformed, 'garbage: [\n');
+    const refused = path.join(dir, 'refused');
+    writeFileSync(
+      refused,
+      'apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://127.0.0.1:1", insecure-skip-tls-verify: true } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n',
+    );
+    try {
+      for (const [file, says] of [
+        [malformed, `cannot load --kubeconfig ${malformed}: `],
+        [refused, `cannot read the fleet with --kubeconfig ${refused}: `],
+      ] as const) {
+        const cli = testCli();
+        expect(await runCli(['report', '--kubeconfig', file], cli.deps), file).to.equal(2);
+        const err = cli.err.join('');
+        expect(err).to.contain(says);
+        expect(err.trimEnd().split('\n'), err).to.have.length(1);
+      }
+      const audit = testCli();
+      const root = copyFixture('kubeadm-worker');
+      expect(await runCli(['audit', '--host-root', root, '--node-name', 'n', '--kubeconfig', malformed], audit.deps)).to.equal(2);
+      const lines = audit.err.join('').trimEnd().split('\n');
+      expect(lines).to.have.length(1);
+      expect(lines[0]).to.match(new RegExp(`^kube-harden audit: cannot load --kubeconfig ${malformed}: unexpected end of the stream`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      cleanupTempDirs();
+    }
   });
 
   it('a missing kubeconfig is a usage error', async () => {
