@@ -49,7 +49,8 @@ export const COMMON_OPTIONS = {
 
 export const COMMON_HELP = `Common options:
   --host-root DIR        the node's filesystem (default $KUBE_HARDEN_HOST_ROOT, else /); every path,
-                         symlinks included, is resolved inside it
+                         symlinks included, is resolved inside it. Binaries in it are run (the
+                         kubelet's --version, CNI plugins chrooted): not for an untrusted tree as root
   --policy FILE          HardeningPolicy YAML (default: the built-in policy, mode enforce)
   --node-ip IP           address the kubelet must listen on (default $NODE_IP, else the kubelet's own
                          --node-ip; without one kubelet.address is reported unknown)
