@@ -26,6 +26,9 @@ export const kubeletAddress = settingRule({
     if (isIP(ip) === 0) return { kind: 'unknown', reason: `node IP "${ip}" is not an IP address` };
     if (ip.startsWith('127.') || ip === '::1')
       return { kind: 'unknown', reason: `node IP ${ip} is loopback; the apiserver could no longer reach the kubelet` };
+    // The unspecified address is what the rule exists to replace: as the target it would pass every node.
+    if (ip === '0.0.0.0' || /^[0:]+$/.test(ip))
+      return { kind: 'unknown', reason: `node IP ${ip} is the unspecified address (every interface), not an address of this node` };
     return set(ip);
   },
   judge: equals,

@@ -183,6 +183,14 @@ describe('kubelet settings: safety', () => {
     expect(judge(kubeadmNode({}, { nodeIp: '127.0.0.1' })).find('kubelet.address').finding.status).to.equal('unknown');
   });
 
+  it('kubelet.address is unknown, not pass, when the node IP given is the unspecified address (a broken NODE_IP)', () => {
+    for (const nodeIp of ['0.0.0.0', '::', '0:0:0:0:0:0:0:0']) {
+      const finding = judge(kubeadmNode({}, { nodeIp })).find('kubelet.address').finding;
+      expect(finding.status, nodeIp).to.equal('unknown');
+      expect(finding.message).to.contain('unspecified address');
+    }
+  });
+
   it('--node-ip given to the agent wins over the kubelet flag', () => {
     const { find } = judge(kubeadmNode({}, { nodeIp: '10.9.9.9' }));
     expect(find('kubelet.address').finding.expected).to.equal('10.9.9.9');
