@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseLabelList } from '../core/node-pool.js';
+import { parseVersion } from '../core/version.js';
 
 /** A mistake in how the command was called (exit 2, no stack trace). */
 export class UsageError extends Error {
@@ -82,6 +83,13 @@ function nonEmpty(value: string | undefined): string | null {
   return value !== undefined && value.trim() !== '' ? value.trim() : null;
 }
 
+/** --kubelet-version, refused when it is not a version (it was dropped, and detection asked for it). */
+function kubeletVersionOption(value: string | undefined): string | null {
+  const given = nonEmpty(value);
+  if (given !== null && parseVersion(given) === null) throw new UsageError(`--kubelet-version ${given}: not a version (e.g. v1.31.4)`);
+  return given;
+}
+
 /** Common options with their environment fallbacks. */
 export function commonOptions(values: Record<string, unknown>, env: Env): CommonOptions {
   const flagIp = nonEmpty(values['node-ip'] as string | undefined);
@@ -92,7 +100,7 @@ export function commonOptions(values: Record<string, unknown>, env: Env): Common
     nodeIp: flagIp ?? envIp,
     nodeIpSource: flagIp ? '--node-ip' : envIp ? '$NODE_IP' : null,
     nodeName: nonEmpty(values['node-name'] as string | undefined) ?? nonEmpty(env.NODE_NAME) ?? hostname(),
-    kubeletVersion: nonEmpty(values['kubelet-version'] as string | undefined),
+    kubeletVersion: kubeletVersionOption(values['kubelet-version'] as string | undefined),
     pluginDir: nonEmpty(values['plugin-dir'] as string | undefined) ?? nonEmpty(env.KUBE_HARDEN_PLUGIN_DIR) ?? '/usr/lib/kube-harden/cni',
     nodeLabels: nodeLabelsOption(values['node-labels'] as string | undefined),
   };

@@ -99,6 +99,10 @@ describe('bad input: clear errors, nothing written, no stack traces', () => {
       '--host-root /does/not/exist cannot be opened: no such directory',
     );
     expect(kubeHarden(['audit', '--policy', '/nope.yaml']).stderr).to.contain('cannot read policy /nope.yaml: no such file');
+    // A version that is not one was dropped before, and the output then asked for --kubelet-version.
+    const version = kubeHarden(['plan', '--kubelet-version', 'banana', '--host-root', '/']);
+    expect(version.status).to.equal(2);
+    expect(version.stderr).to.contain('--kubelet-version banana: not a version (e.g. v1.31.4)');
   });
 
   it('a policy in audit mode makes apply refuse', () => {
