@@ -5,6 +5,7 @@ import type { Command } from './command.js';
 import { withProgress } from './gate-progress.js';
 import { hostRestartGate, loadNode } from './node.js';
 import { applyJson, applyTable } from './render.js';
+import { visibleText } from './text-layout.js';
 
 export const applyCommand: Command = {
   name: 'apply',
@@ -71,7 +72,7 @@ ${EXIT_HELP}`,
       noReload: noRestart,
     });
     const result = outcome.result ?? { backupId: null, changes: [], activations: [], blocked: outcome.plan.blocked, ok: true, unhealthy: [] };
-    deps.stdout(format === 'json' ? applyJson(result) : applyTable(result));
+    deps.stdout(format === 'json' ? applyJson(result) : visibleText(applyTable(result)));
     // Findings remain when a change failed, a failing rule was blocked, or a rule could not be judged.
     const unknown = node.evaluated.some((rule) => rule.evaluation.finding.status === 'unknown');
     return result.ok && result.blocked.length === 0 && !unknown ? EXIT.ok : EXIT.findings;

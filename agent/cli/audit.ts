@@ -16,6 +16,7 @@ import { loadNode, loadPolicy, type CliDeps, type LoadedNode } from './node.js';
 import { policyEvidence, terminalLayout } from './report-facts.js';
 import { buildAuditReport } from './report-model.js';
 import { auditJson, auditJunit, findingsOf, nodeInfo, workloadTable } from './render.js';
+import { visibleStrings } from './text-layout.js';
 import { agentVersion } from './version.js';
 
 /** The API for --kubeconfig. A missing or malformed file is the user's input: one line, exit 2. */
@@ -155,8 +156,8 @@ ${EXIT_HELP}`,
       const layout = terminalLayout(deps.terminal, deps.env);
       const policy = { file: common.policyFile, mode: node.policy.mode, overrides: node.appliedOverrides };
       deps.stdout(
-        renderAuditTable(auditReport(node, skips), { ...layout, all, onlyFailing: only === 'failing', policy }) +
-          (workloads ? workloadTable(workloads) : ''),
+        renderAuditTable(visibleStrings(auditReport(node, skips)), { ...layout, all, onlyFailing: only === 'failing', policy }) +
+          (workloads ? workloadTable(visibleStrings(workloads)) : ''),
       );
     }
     const summary = summarize(findingsOf(node, skips));

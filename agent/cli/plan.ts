@@ -3,6 +3,7 @@ import { COMMON_HELP, EXIT, EXIT_HELP, commonOptions, outputFormat, parseCommand
 import type { Command } from './command.js';
 import { loadNode } from './node.js';
 import { planDiff, planJson } from './render.js';
+import { visibleText } from './text-layout.js';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -27,7 +28,7 @@ ${EXIT_HELP} For plan: 0 nothing to change, 1 changes pending or rules blocked.`
     const format = outputFormat(values.output, ['diff', 'json'] as const, 'diff');
     const node = await loadNode(commonOptions(values, deps.env), deps);
     const plan = buildPlan(node.evaluated, node.obs, node.policy);
-    deps.stdout(format === 'json' ? `${JSON.stringify(planJson(plan), null, 2)}\n` : planDiff(plan));
+    deps.stdout(format === 'json' ? `${JSON.stringify(planJson(plan), null, 2)}\n` : visibleText(planDiff(plan)));
     return plan.changes.length > 0 || plan.blocked.length > 0 ? EXIT.findings : EXIT.ok;
   },
 };

@@ -84,3 +84,22 @@ export function tableRow(cells: readonly string[], columns: readonly Column[]): 
   }
   return lines;
 }
+
+/**
+ * Control characters (ESC, BEL, CR, C1 ...) shown as `\u001b` and the like, newlines and tabs kept.
+ * Values come from host files and the API: printed raw, an escape sequence in a kubelet config could
+ * retitle or clear the operator's terminal, or paint over a FAIL row.
+ */
+export function visibleText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `visibleText` on every string of a plain value (a report model before it is laid out and coloured). */
+export function visibleStrings<T>(value: T): T {
+  if (typeof value === 'string') return visibleText(value) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => visibleStrings(item)) as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, visibleStrings(item)])) as T;
+  return value;
+}
