@@ -62,6 +62,7 @@ With cluster credentials (the pod's service account, or --kubeconfig) it also:
   --health-address ADDR    serve /healthz and /readyz here instead (the kubelet's probes reach the
                            node IP; they reveal nothing), e.g. :9743
   --log-level L            error | warn | info (default) | debug; JSON lines on stderr
+                           (default $KUBE_HARDEN_LOG_LEVEL, else info)
   --kubeconfig FILE        cluster credentials from FILE instead of the pod's service account
   --namespace NS           namespace of the restart slot Leases (default $POD_NAMESPACE, else the
                            service account's namespace, else kube-harden)
@@ -84,7 +85,8 @@ ${COMMON_HELP}`,
       deps.stdout(`${this.help}\n`);
       return EXIT.ok;
     }
-    const level = (values['log-level'] as string | undefined) ?? 'info';
+    // The flag, else the environment every command reads (a DaemonSet sets it once), else info.
+    const level = (values['log-level'] as string | undefined) ?? deps.env.KUBE_HARDEN_LOG_LEVEL ?? 'info';
     if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
     const listen = (flag: 'metrics-address' | 'health-address', fallback: string | null) => {
       const text = (values[flag] as string | undefined) ?? fallback;
