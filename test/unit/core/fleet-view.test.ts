@@ -29,6 +29,10 @@ describe('fleet view: node states for kube-harden report', () => {
       'waiting for a restart slot',
     ],
     ['degraded', input([node('a', 'degraded')]), 'degraded', null],
+    // operations.md: a disruption that may not happen now is held, with why.
+    ['outside the maintenance windows is held', input([node('a', 'pending-window')]), 'held', 'outside the maintenance windows'],
+    ['paused is held', input([node('a', 'paused')]), 'held', 'paused (the pause switch)'],
+    ['blocked is held', input([node('a', 'blocked')]), 'held', 'a disruption blocker holds it (alert, pod, node condition or taint)'],
     ['no annotation', input([node('a', null)]), 'unknown', 'no kube-harden.io/state annotation (no agent reported)'],
     ['an unknown value', input([node('a', 'happy')]), 'unknown', 'unknown state "happy"'],
     [
