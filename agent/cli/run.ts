@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Daemon, DEFAULT_DAEMON_TIMING, type DaemonCluster } from '../daemon/daemon.js';
 import { daemonDisruptionGate } from '../cluster/disruption-gate.js';
-import { boundPort, parseListenAddress, serveHttp } from '../daemon/http.js';
+import { boundPort, healthLimits, parseListenAddress, serveHttp } from '../daemon/http.js';
 import { disruptionEvent } from '../daemon/reporting.js';
 import { ExecPluginProber } from '../host/cni-plugin.js';
 import { HostFs } from '../host/host-fs.js';
@@ -184,9 +184,7 @@ ${COMMON_HELP}`,
     });
     process.once('SIGTERM', () => stopSignal('SIGTERM'));
     process.once('SIGINT', () => stopSignal('SIGINT'));
-    // Each health gate may take healthTimeoutSeconds, and a rollback another: a reconcile is stuck only
-    // well past what its gates may take.
-    const limits = { staleAfterMs: 60_000, stuckAfterMs: Math.max(300_000, daemon.policyInForce.restarts.healthTimeoutSeconds * 1000 * 8) };
+    const limits = healthLimits(() => daemon.policyInForce);
     const servers = [await serveHttp(address, metrics, () => daemon, limits, now, { metrics: true, probes: healthAddress === null })];
     if (healthAddress) servers.push(await serveHttp(healthAddress, metrics, () => daemon, limits, now, { metrics: false, probes: true }));
     logger.info('serving', {

@@ -39,6 +39,7 @@ export class Daemon {
   private again: ReconcileReason | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private timers: NodeJS.Timeout[] = [];
+  private resync: { readonly seconds: number; readonly timer: NodeJS.Timeout } | null = null;
   private stopped = false;
   private readonly restarts: RestartBook;
   /** The cluster-wide part of each reconcile; null without cluster credentials. */
@@ -140,13 +141,22 @@ export class Daemon {
       return;
     }
     this.timers.push(setInterval(() => this.trigger('poll'), this.options.pollMs));
-    this.timers.push(setInterval(() => this.trigger('resync'), this.policy.drift.resyncSeconds * 1000));
+    this.armResync();
     if (this.clusterStep) this.timers.push(setInterval(() => this.trigger('roll'), this.options.rollCheckMs));
+  }
+
+  /** (Re)starts the resync timer at the policy's interval (a policy update may change it). */
+  private armResync(): void {
+    if (this.resync) clearInterval(this.resync.timer);
+    const seconds = this.policy.drift.resyncSeconds;
+    this.resync = { seconds, timer: setInterval(() => this.trigger('resync'), seconds * 1000) };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.forEach((timer) => clearInterval(timer));
+    if (this.resync) clearInterval(this.resync.timer);
+    this.resync = null;
     if (this.debounce) clearTimeout(this.debounce);
     this.debounce = null;
     // Let a reconcile in progress finish its writes (a write is never cut in half), then close the
@@ -216,6 +226,7 @@ export class Daemon {
     this.policyText = text;
     this.policy = loaded.policy;
     await this.session.held!.policyChanged(policyHash(text));
+    if (this.resync && this.resync.seconds !== this.policy.drift.resyncSeconds) this.armResync();
     this.deps.logger.info('policy reloaded', { file: this.options.policyFile, mode: this.policy.mode, overrides: loaded.applied });
   }
 

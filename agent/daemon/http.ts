@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Policy } from '../core/policy.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
 
 /** What the probes need to know about the loop. */
@@ -14,6 +15,21 @@ export interface HealthLimits {
   readonly staleAfterMs: number;
   /** /healthz fails when one reconcile runs longer than this (stuck on a hung command or mount). */
   readonly stuckAfterMs: number;
+}
+
+/**
+ * The limits for the policy in force, read at every probe: a policy update that raises
+ * `healthTimeoutSeconds` raises the stuck limit with it, so the liveness probe does not kill an agent
+ * in the middle of a longer gate. Each gate may take healthTimeoutSeconds, and a rollback another: a
+ * reconcile is stuck only well past what its gates may take.
+ */
+export function healthLimits(policy: () => Pick<Policy, 'restarts'>): HealthLimits {
+  return {
+    staleAfterMs: 60_000,
+    get stuckAfterMs() {
+      return Math.max(300_000, policy().restarts.healthTimeoutSeconds * 1000 * 8);
+    },
+  };
 }
 
 /** Parses `host:port`, `[v6]:port` or `:port` (all interfaces). */
