@@ -334,15 +334,18 @@ export class EnforcementSession {
       );
       if (changes.length === 0) continue;
       const why = entry.error ?? changes.find((change) => change.error)?.error ?? 'the health gate failed';
-      await this.deps.held?.remember(
+      const details = { service: entry.activation.service, rules: entry.activation.rules };
+      // The daemon holds it; a CLI apply does not (the operator reads the result and decides).
+      if (!this.deps.held) {
+        this.deps.logger.warn('change rolled back; apply tries it again when run again', details);
+        continue;
+      }
+      await this.deps.held.remember(
         changes.map((change) => change.change),
         why,
         this.deps.now(),
       );
-      this.deps.logger.warn('change rolled back and held until the policy or one of its files changes', {
-        service: entry.activation.service,
-        rules: entry.activation.rules,
-      });
+      this.deps.logger.warn('change rolled back and held until the policy or one of its files changes', details);
     }
   }
 }

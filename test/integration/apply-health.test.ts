@@ -41,6 +41,19 @@ describe('apply with restarts: health gate and rollback', () => {
     expect(list.stdout()).to.match(/rolled-back/);
   });
 
+  it('a CLI apply holds nothing after a rollback: it says so, and running it again tries the change again', async () => {
+    const root = copyFixture('kubeadm-worker');
+    const warnings: string[] = [];
+    const failing = testCli({ health: new FakeHealthProbe([false, true]) });
+    const logger = { ...failing.deps.logger, warn: ((message: string) => warnings.push(message)) as unknown as typeof failing.deps.logger.warn };
+    expect(await runCli(['apply', '--host-root', root], { ...failing.deps, logger })).to.equal(1);
+    expect(warnings).to.include('change rolled back; apply tries it again when run again');
+    expect(warnings).to.not.include('change rolled back and held until the policy or one of its files changes');
+    const again = testCli({ health: new FakeHealthProbe([true]) });
+    expect(await runCli(['apply', '--host-root', root], again.deps)).to.equal(0);
+    expect(again.services.restarts).to.deep.equal(['kubelet']);
+  });
+
   it('rolls back when the restart itself fails', async () => {
     const root = copyFixture('kubeadm-worker');
     const before = snapshotTree(root);
