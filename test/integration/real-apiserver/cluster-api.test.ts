@@ -6,6 +6,7 @@ import { nodeHealthCheck } from '../../../agent/cluster/node-health.js';
 import { NodeAnnotator, STATE_ANNOTATION } from '../../../agent/cluster/node-status.js';
 import { NodePodWatch } from '../../../agent/cluster/pod-watch.js';
 import { LeaseSemaphore } from '../../../agent/cluster/semaphore.js';
+import { HttpHealthProbe } from '../../../agent/host/health.js';
 import { realApiServerHooks } from '../../helpers/real-apiserver.js';
 import { sleep, waitFor } from '../../helpers/wait.js';
 
@@ -22,6 +23,15 @@ describe('real API server: the agent cluster code', function () {
 
   before(function () {
     api = real.server.adminApi();
+  });
+
+  it("the kube-apiserver health gate's probe (HTTPS, the server's own self-signed certificate, /livez) finds a real API server healthy", async () => {
+    // The same probe apply builds for static-pod/kube-apiserver; only the port differs from 6443.
+    const url = new URL('/livez', real.server.url).toString();
+    expect(url).to.match(/^https:\/\/127\.0\.0\.1:\d+\/livez$/);
+    expect(await new HttpHealthProbe(url, 100).waitHealthy(10_000)).to.deep.equal({ healthy: true });
+    // A path it does not serve is not healthy, so the verdict above means something.
+    expect((await new HttpHealthProbe(new URL('/no-such-endpoint', real.server.url).toString(), 100).waitHealthy(500)).healthy).to.equal(false);
   });
 
   function semaphore(holder: string, leaseDurationSeconds = 30, namespace = 'kube-harden'): LeaseSemaphore {
