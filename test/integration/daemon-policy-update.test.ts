@@ -1,16 +1,17 @@
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
+import path from 'node:path';
 import { boundPort, healthLimits, serveHttp } from '../../agent/daemon/http.js';
 import { AgentMetrics } from '../../agent/telemetry/metrics.js';
 import { httpGet } from '../helpers/agent.js';
-import { startDaemon } from '../helpers/daemon.js';
+import { metric, startDaemon } from '../helpers/daemon.js';
 import { cleanupTempDirs, copyFixture } from '../helpers/host.js';
 import { policyFrom, writePolicyFile } from '../helpers/policy.js';
 import { sleep } from '../helpers/wait.js';
 
 /** Settings read from the policy in force, so an update through the ConfigMap takes effect without a restart. */
-describe('daemon: a policy update changes the resync interval and the /healthz stuck limit', function () {
+describe('daemon: the policy’s drift and health settings, as the policy in force says', function () {
   this.timeout(30_000);
   after(cleanupTempDirs);
 
@@ -56,6 +57,24 @@ describe('daemon: a policy update changes the resync interval and the /healthz s
       await daemon.settled();
       await sleep(2_600);
       expect(reasons.filter((reason) => reason === 'resync').length).to.be.at.least(2);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('drift.enabled: false hardens once at start-up, then only reports a change (not corrected, rule status fail)', async () => {
+    const root = copyFixture('kubeadm-worker');
+    const policyFile = writePolicyFile(['mode: enforce', 'drift: { enabled: false }']);
+    const { daemon, metrics } = await startDaemon(root, { policyFile });
+    const config = path.join(root, 'var/lib/kubelet/config.yaml');
+    try {
+      await daemon.settled();
+      expect(readFileSync(config, 'utf8')).to.contain('readOnlyPort: 0');
+      writeFileSync(config, readFileSync(config, 'utf8').replace('readOnlyPort: 0', 'readOnlyPort: 10255'));
+      await sleep(1_000); // the watcher's debounce is 20 ms and the poll 100 ms here
+      await daemon.settled();
+      expect(readFileSync(config, 'utf8')).to.contain('readOnlyPort: 10255');
+      expect(await metric(metrics, /kube_harden_rule_status\{rule="kubelet.read-only-port",status="fail"\} (\d+)/)).to.equal(1);
     } finally {
       await daemon.stop();
     }

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { uncoveredChecks } from '../../agent/rules/cis/catalogue.js';
 import { DEFAULT_BENCHMARK } from '../../agent/rules/cis/index.js';
 import { runCli } from '../../agent/cli/index.js';
 import { cleanupTempDirs, copyFixture, read, snapshotTree, testCli } from '../helpers/host.js';
+import { writePolicyFile } from '../helpers/policy.js';
 
 async function cli(args: string[], root: string, options: Parameters<typeof testCli>[0] = {}) {
   const harness = testCli(options);
@@ -111,6 +112,45 @@ describe('kubeadm worker: audit → plan → apply → audit → rollback', () =
     const first = (await cli(['rollback', '--list'], root)).out.split('\n')[0]!.split(' ')[0]!;
     expect((await cli(['rollback', '--no-restart', '--to', first], root)).code).to.equal(0);
     expect(snapshotTree(root)).to.deep.equal(before);
+  });
+});
+
+describe('the host root: --host-root, else $KUBE_HARDEN_HOST_ROOT (the DaemonSet sets it), else /', () => {
+  after(cleanupTempDirs);
+
+  it('audits the tree the variable names, and the flag wins over it', async () => {
+    const root = copyFixture('kubeadm-worker');
+    const fromEnv = testCli({ env: { KUBE_HARDEN_HOST_ROOT: root } });
+    expect(await runCli(['audit', '--output', 'json'], fromEnv.deps)).to.equal(1);
+    const node = (JSON.parse(fromEnv.stdout()) as { node: { distribution: string; kubeletVersion: string } }).node;
+    expect(node).to.include({ distribution: 'kubeadm' });
+    expect(node.kubeletVersion).to.contain('v1.31.4');
+    const flagWins = testCli({ env: { KUBE_HARDEN_HOST_ROOT: '/nonexistent-host-root' } });
+    expect(await runCli(['audit', '--output', 'json', '--host-root', root], flagWins.deps)).to.equal(1);
+    expect(await runCli(['audit'], flagWins.deps)).to.equal(2);
+    expect(flagWins.err.join('')).to.contain('/nonexistent-host-root');
+  });
+});
+
+describe('backups: pruned to backups.retain, oldest first (they hold secrets)', () => {
+  after(cleanupTempDirs);
+
+  it('five applies with retain 3 keep the three newest journals on disk and in --list', async () => {
+    const root = copyFixture('kubeadm-worker');
+    const policy = writePolicyFile(['mode: enforce', 'backups: { retain: 3 }']);
+    const ids: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      // An operator edit that each apply reverts: five journals are made.
+      writeFileSync(path.join(root, 'etc/default/kubelet'), `KUBELET_EXTRA_ARGS="--read-only-port=1025${round}"\n`);
+      const { out } = await cli(['apply', '--no-restart', '--policy', policy, '--output', 'json'], root);
+      ids.push((JSON.parse(out) as { backupId: string }).backupId);
+    }
+    expect(readdirSync(path.join(root, 'var/lib/kube-harden/backups')).sort()).to.deep.equal(ids.slice(2).sort());
+    const listed = (await cli(['rollback', '--list'], root)).out
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ')[0]);
+    expect(listed).to.deep.equal(ids.slice(2));
   });
 });
 
