@@ -64,6 +64,42 @@ describe('control-plane flags on a kubeadm control plane', () => {
     for (const name of MANIFESTS) expect(read(root, `etc/kubernetes/manifests/${name}.yaml`)).to.contain('- --profiling=false');
   });
 
+  it('audit-only API server rules fail where they should and are never written: a missing --service-account-key-file, a --basic-auth-file', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    const manifest = 'etc/kubernetes/manifests/kube-apiserver.yaml';
+    writeFileSync(
+      path.join(root, manifest),
+      read(root, manifest).replace(
+        '    - --service-account-key-file=/etc/kubernetes/pki/sa.pub\n',
+        '    - --basic-auth-file=/etc/kubernetes/basic.csv\n    - --service-account-lookup=false\n',
+      ),
+    );
+    const verdicts = async () => {
+      const { out } = await cli(['audit', '--output', 'json'], root);
+      const results = (JSON.parse(out) as { results: { id: string; status: string; remediable: boolean; message: string }[] }).results;
+      return new Map(results.map((result) => [result.id, result]));
+    };
+    const before = await verdicts();
+    expect(before.get('apiserver.service-account-lookup')).to.include({ status: 'fail', remediable: true });
+    expect(before.get('apiserver.service-account-key-file')).to.include({ status: 'fail', remediable: false });
+    expect(before.get('apiserver.removed-insecure-flags')).to.include({ status: 'fail', remediable: false });
+    expect(before.get('apiserver.removed-insecure-flags')!.message).to.contain(
+      'rejects --basic-auth-file (removed in 1.19): this manifest cannot start',
+    );
+    const applied = JSON.parse((await cli(['apply', '--output', 'json'], root)).out) as { blocked: { id: string; reason: string }[] };
+    expect(applied.blocked.map((blocked) => blocked.id)).to.include.members([
+      'apiserver.service-account-key-file',
+      'apiserver.removed-insecure-flags',
+    ]);
+    const after = await verdicts();
+    expect(after.get('apiserver.service-account-lookup')!.status).to.equal('pass');
+    expect(after.get('apiserver.service-account-key-file')!.status).to.equal('fail');
+    expect(after.get('apiserver.removed-insecure-flags')!.status).to.equal('fail');
+    // Never written: the operator removes it (basic-auth users lose access) and sets the key by hand.
+    expect(read(root, manifest)).to.contain('- --basic-auth-file=/etc/kubernetes/basic.csv');
+    expect(read(root, manifest)).to.not.contain('--service-account-key-file');
+  });
+
   it('run --no-restart leaves the static pod manifests alone too, and hardens the rest', async () => {
     const root = copyFixture('kubeadm-control-plane');
     const manifest = read(root, 'etc/kubernetes/manifests/kube-apiserver.yaml');
