@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, existsSync, lstatSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../../agent/cli/index.js';
 import { cleanupTempDirs, copyFixture, snapshotTree, testCli } from '../helpers/host.js';
@@ -123,6 +123,25 @@ describe('CIS 1.1 / 4.1 file permissions on a kubeadm control-plane node', () =>
     await runCli(['apply', '--host-root', root], testCli().deps);
     expect(await runCli(['rollback', '--no-restart', '--host-root', root], testCli().deps)).to.equal(0);
     expect(snapshotTree(root)).to.deep.equal(before);
+  });
+
+  it('owners: files owned by someone else fail, apply gives them to root:root, rollback gives them back', async () => {
+    const root = copyFixture('kubeadm-control-plane');
+    const files = ['etc/kubernetes/manifests/kube-apiserver.yaml', 'etc/kubernetes/kubelet.conf', 'etc/kubernetes/pki/apiserver.key'];
+    for (const file of files) chownSync(path.join(root, file), 1000, 1000);
+    const owners = () => files.map((file) => `${statSync(path.join(root, file)).uid}:${statSync(path.join(root, file)).gid}`);
+    const audit = testCli();
+    await runCli(['audit', '--output', 'json', '--host-root', root], audit.deps);
+    const results = new Map(
+      (JSON.parse(audit.stdout()) as { results: { id: string; status: string; actual: string }[] }).results.map((r) => [r.id, r]),
+    );
+    expect(results.get('files.control-plane-permissions')).to.include({ status: 'fail' });
+    expect(results.get('files.control-plane-permissions')!.actual).to.contain('/etc/kubernetes/manifests/kube-apiserver.yaml 644 1000:1000');
+    expect(results.get('kubelet.config-file-permissions')!.actual).to.contain('/etc/kubernetes/kubelet.conf 644 1000:1000');
+    await runCli(['apply', '--host-root', root], testCli().deps);
+    expect(owners()).to.deep.equal(['0:0', '0:0', '0:0']);
+    expect(await runCli(['rollback', '--host-root', root], testCli().deps)).to.equal(0);
+    expect(owners()).to.deep.equal(['1000:1000', '1000:1000', '1000:1000']);
   });
 
   it('a worker reports the control-plane rule as skip', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { chmodSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../../agent/cli/index.js';
 import type { PluginProber } from '../../agent/host/cni-plugin.js';
@@ -194,6 +194,10 @@ describe('one enforcement path (issue 14)', function () {
         expect(Date.now() - changed).to.be.lessThan(1000);
         await daemon.settled();
       }
+      // An owner change is a change of the same file: corrected the same way.
+      chownSync(config, 1000, 1000);
+      await waitFor(() => statSync(config).uid === 0 && statSync(config).gid === 0, 1000, 'chown corrected within a second');
+      await daemon.settled();
     } finally {
       await daemon.stop();
     }
