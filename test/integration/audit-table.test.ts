@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../../agent/cli/index.js';
 import type { Terminal } from '../../agent/cli/report-facts.js';
@@ -13,8 +13,12 @@ import { REPO, cleanupTempDirs, copyFixture, testCli } from '../helpers/host.js'
 const GOLDEN_DIR = path.join(REPO, 'test/fixtures/reports');
 const UPDATE = process.env.KUBE_HARDEN_UPDATE_GOLDEN === '1';
 
-async function audit(args: string[], options: { env?: Record<string, string>; terminal?: Terminal; fixture?: string } = {}) {
+async function audit(
+  args: string[],
+  options: { env?: Record<string, string>; terminal?: Terminal; fixture?: string; prepare?: (root: string) => void } = {},
+) {
   const root = copyFixture(options.fixture ?? 'kubeadm-worker');
+  options.prepare?.(root);
   const harness = testCli({ env: { NODE_NAME: 'worker-7', ...options.env }, ...(options.terminal ? { terminal: options.terminal } : {}) });
   const code = await runCli(['audit', ...args, '--host-root', root], harness.deps);
   return { code, out: harness.stdout(), err: harness.err.join('') };
@@ -131,8 +135,8 @@ describe('audit table: a sectioned terminal report', () => {
   });
 
   it('a held-back failure says why apply leaves it', async () => {
-    // An unparsable version: apply changes no kubelet setting, and the remediations say so.
-    const { out } = await audit(['--kubelet-version', 'unknown-version']);
+    // No kubelet binary and none running: the version is unknown, apply changes no kubelet setting, and the remediations say so.
+    const { out } = await audit([], { prepare: (root) => rmSync(path.join(root, 'usr/bin/kubelet')) });
     expect(out.slice(out.indexOf('== Remediations'))).to.contain(
       'FAIL     kubelet.read-only-port\n         held back: kubelet version unknown: pass --kubelet-version or make the\n',
     );
