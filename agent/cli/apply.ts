@@ -6,6 +6,44 @@ import { withProgress } from './gate-progress.js';
 import { hostRestartGate, loadNode } from './node.js';
 import { applyJson, applyTable } from './render.js';
 import { visibleText } from './text-layout.js';
+import type { Policy } from '../core/policy.js';
+import type { ServiceManager } from '../host/service-manager.js';
+import { restartAndWait, type ApplyResult } from '../node/executor.js';
+import type { RestartGate } from '../node/health-gate.js';
+import { kubeletRestartNeeded, type KubeletRestartNeed } from '../rules/kubelet/restart-need.js';
+
+/**
+ * The restart an earlier apply left pending: done now behind the same gate (nothing to roll back if it
+ * fails: the files were written by that earlier apply, and they are what the policy asks for).
+ */
+async function restartPending(
+  result: ApplyResult,
+  need: KubeletRestartNeed,
+  noRestart: boolean,
+  services: ServiceManager,
+  gate: RestartGate,
+  policy: Policy,
+): Promise<ApplyResult> {
+  if (result.activations.some((entry) => entry.activation.service === need.service)) return result;
+  const activation = {
+    id: `restart:${need.service}`,
+    service: need.service,
+    kind: 'restart' as const,
+    disruption: 'restart' as const,
+    reason: need.reason,
+    rules: [],
+    changes: [],
+  };
+  if (noRestart) return { ...result, activations: [...result.activations, { activation, result: 'pending' }] };
+  const problem = await restartAndWait({ services, health: gate }, need.service, policy.restarts.healthTimeoutSeconds * 1000);
+  const entry = problem === null ? { activation, result: 'restarted' as const } : { activation, result: 'failed' as const, error: problem };
+  return {
+    ...result,
+    activations: [...result.activations, entry],
+    ok: problem === null,
+    unhealthy: problem === null ? result.unhealthy : [need.service],
+  };
+}
 
 export const applyCommand: Command = {
   name: 'apply',
@@ -58,20 +96,25 @@ ${EXIT_HELP}`,
       cluster: null,
     });
     const noRestart = values['no-restart'] === true;
-    const outcome = await session.enforceNode({
-      policy: node.policy,
-      policyKey: '',
-      node,
-      // What it waits for goes to stderr (stdout keeps the table or the JSON).
-      gate: withProgress(hostRestartGate(node, deps), {
-        write: deps.stderr,
-        isTTY: deps.terminal?.stderrIsTTY === true,
-        now: () => deps.now().getTime(),
-      }),
-      noRestart: () => noRestart,
-      noReload: noRestart,
+    // What it waits for goes to stderr (stdout keeps the table or the JSON).
+    const gate = withProgress(hostRestartGate(node, deps), {
+      write: deps.stderr,
+      isTTY: deps.terminal?.stderrIsTTY === true,
+      now: () => deps.now().getTime(),
     });
-    const result = outcome.result ?? { backupId: null, changes: [], activations: [], blocked: outcome.plan.blocked, ok: true, unhealthy: [] };
+    // Judged before this apply: the kubelet settings already passed on disk, so this apply restarts no
+    // kubelet for them, yet the running kubelet predates them (an earlier apply --no-restart).
+    const pending = kubeletRestartNeeded(node.ctx, node.evaluated);
+    const outcome = await session.enforceNode({ policy: node.policy, policyKey: '', node, gate, noRestart: () => noRestart, noReload: noRestart });
+    let result: ApplyResult = outcome.result ?? {
+      backupId: null,
+      changes: [],
+      activations: [],
+      blocked: outcome.plan.blocked,
+      ok: true,
+      unhealthy: [],
+    };
+    if (pending && result.ok) result = await restartPending(result, pending, noRestart, deps.services(common.hostRoot), gate, node.policy);
     deps.stdout(format === 'json' ? applyJson(result) : visibleText(applyTable(result)));
     // Findings remain when a change failed, a failing rule was blocked, or a rule could not be judged.
     const unknown = node.evaluated.some((rule) => rule.evaluation.finding.status === 'unknown');

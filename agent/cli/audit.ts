@@ -15,8 +15,9 @@ import { renderAuditHtml } from './html-report.js';
 import { loadNode, loadPolicy, type CliDeps, type LoadedNode } from './node.js';
 import { policyEvidence, terminalLayout } from './report-facts.js';
 import { buildAuditReport } from './report-model.js';
-import { auditJson, auditJunit, findingsOf, nodeInfo, workloadTable } from './render.js';
-import { visibleStrings } from './text-layout.js';
+import { auditJson, auditJunit, findingsOf, nodeInfo, restartPendingLine, workloadTable } from './render.js';
+import { visibleStrings, visibleText } from './text-layout.js';
+import { kubeletRestartNeeded } from '../rules/kubelet/restart-need.js';
 import { agentVersion } from './version.js';
 
 /** The API for --kubeconfig. A missing or malformed file is the user's input: one line, exit 2. */
@@ -149,7 +150,9 @@ ${EXIT_HELP}`,
     const node = await loadNode(common, deps);
     const workloads = kubeconfig === undefined ? null : await auditNodePods(kubeconfig, common.nodeName, node.policy, deps);
     const skips = uncoveredChecks(benchmark).map((check) => uncoveredFinding(benchmark, check));
-    if (format === 'json') deps.stdout(auditJson(node, workloads, skips));
+    // Settings on disk that the running kubelet has not loaded (an apply --no-restart, a hand edit).
+    const restartPending = kubeletRestartNeeded(node.ctx, node.evaluated);
+    if (format === 'json') deps.stdout(auditJson(node, workloads, skips, restartPending));
     else if (format === 'junit') deps.stdout(auditJunit(node, skips));
     else if (format === 'html') deps.stdout(await auditHtml(node, common.policyFile, deps, skips));
     else {
@@ -157,11 +160,12 @@ ${EXIT_HELP}`,
       const policy = { file: common.policyFile, mode: node.policy.mode, overrides: node.appliedOverrides };
       deps.stdout(
         renderAuditTable(visibleStrings(auditReport(node, skips)), { ...layout, all, onlyFailing: only === 'failing', policy }) +
-          (workloads ? workloadTable(visibleStrings(workloads)) : ''),
+          (workloads ? workloadTable(visibleStrings(workloads)) : '') +
+          (restartPending ? visibleText(restartPendingLine(restartPending)) : ''),
       );
     }
     const summary = summarize(findingsOf(node, skips));
-    return summary.fail + summary.unknown + (workloads?.violations.length ?? 0) > 0 ? EXIT.findings : EXIT.ok;
+    return summary.fail + summary.unknown + (workloads?.violations.length ?? 0) > 0 || restartPending ? EXIT.findings : EXIT.ok;
   },
 };
 

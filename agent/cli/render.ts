@@ -3,6 +3,7 @@ import type { Plan, PlannedChange } from '../core/plan.js';
 import { unifiedDiff } from '../formats/diff.js';
 import { redactSecrets } from '../formats/encryption-config.js';
 import type { ApplyResult } from '../node/executor.js';
+import type { KubeletRestartNeed } from '../rules/kubelet/restart-need.js';
 import type { WorkloadAudit } from '../rules/workloads/pod-rules.js';
 import { COMPONENTS } from '../rules/control-plane/components.js';
 import { nodeOwner, ownerRefusal } from '../rules/platform/owner.js';
@@ -45,13 +46,31 @@ export function findingsOf(node: LoadedNode, extra: readonly Finding[] = []): Fi
 }
 
 /** Audit JSON (DESIGN §3); `workloads` is present when the audit had cluster access (--kubeconfig). */
-export function auditJson(node: LoadedNode, workloads: WorkloadAudit | null = null, extra: readonly Finding[] = []): string {
+export function auditJson(
+  node: LoadedNode,
+  workloads: WorkloadAudit | null = null,
+  extra: readonly Finding[] = [],
+  restartPending: KubeletRestartNeed | null = null,
+): string {
   const results = findingsOf(node, extra);
   return `${JSON.stringify(
-    { node: nodeInfo(node), overrides: node.appliedOverrides, results, summary: summarize(results), ...(workloads ? { workloads } : {}) },
+    {
+      node: nodeInfo(node),
+      overrides: node.appliedOverrides,
+      results,
+      summary: summarize(results),
+      // The hardened settings are on disk but the running kubelet started before they were written.
+      restartPending: restartPending ? [restartPending] : [],
+      ...(workloads ? { workloads } : {}),
+    },
     null,
     2,
   )}\n`;
+}
+
+/** The table's closing line when the running kubelet has not loaded the settings on disk. */
+export function restartPendingLine(need: KubeletRestartNeed): string {
+  return `\nRESTART PENDING ${need.service}: ${need.reason}. The settings above are on disk, not running: restart ${need.service} (kube-harden apply does it behind the health gate).\n`;
 }
 
 /** The workload section of the table output. */
