@@ -17,7 +17,7 @@ import { policyEvidence, terminalLayout } from './report-facts.js';
 import { buildAuditReport } from './report-model.js';
 import { auditJson, auditJunit, findingsOf, nodeInfo, restartPendingLine, workloadTable } from './render.js';
 import { visibleStrings, visibleText } from './text-layout.js';
-import { kubeletRestartNeeded } from '../rules/kubelet/restart-need.js';
+import { kubeletRestartNeeded, type KubeletRestartNeed } from '../rules/kubelet/restart-need.js';
 import { agentVersion } from './version.js';
 
 /** The API for --kubeconfig. A missing or malformed file is the user's input: one line, exit 2. */
@@ -154,7 +154,7 @@ ${EXIT_HELP}`,
     const restartPending = kubeletRestartNeeded(node.ctx, node.evaluated);
     if (format === 'json') deps.stdout(auditJson(node, workloads, skips, restartPending));
     else if (format === 'junit') deps.stdout(auditJunit(node, skips));
-    else if (format === 'html') deps.stdout(await auditHtml(node, common.policyFile, deps, skips));
+    else if (format === 'html') deps.stdout(await auditHtml(node, common.policyFile, deps, skips, restartPending));
     else {
       const layout = terminalLayout(deps.terminal, deps.env);
       const policy = { file: common.policyFile, mode: node.policy.mode, overrides: node.appliedOverrides };
@@ -189,7 +189,13 @@ function auditReport(node: LoadedNode, skips: readonly Finding[]) {
   return buildAuditReport(nodeInfo(node), [...node.evaluated, ...uncovered], buildPlan(node.evaluated, node.obs, node.policy));
 }
 
-async function auditHtml(node: LoadedNode, policyFile: string | null, deps: CliDeps, skips: readonly Finding[]): Promise<string> {
+async function auditHtml(
+  node: LoadedNode,
+  policyFile: string | null,
+  deps: CliDeps,
+  skips: readonly Finding[],
+  restartPending: KubeletRestartNeed | null,
+): Promise<string> {
   const policy = await policyEvidence(node.policy, policyFile);
-  return renderAuditHtml(auditReport(node, skips), policy, { generatedAt: deps.now().toISOString(), toolVersion: agentVersion() });
+  return renderAuditHtml(auditReport(node, skips), policy, { generatedAt: deps.now().toISOString(), toolVersion: agentVersion() }, restartPending);
 }

@@ -1,5 +1,6 @@
 import type { FindingStatus } from '../core/finding.js';
 import type { PlannedChange } from '../core/plan.js';
+import type { KubeletRestartNeed } from '../rules/kubelet/restart-need.js';
 import { markup, styleElement, styleHashSource, type SafeHtml } from './html.js';
 import { REPORT_CSS } from './html-style.js';
 import { describeChange, plural, type AuditReport, type ReportPolicy, type ReportRow, type RuleFix } from './report-model.js';
@@ -150,13 +151,19 @@ ${rules}</tbody></table>
  * folded, the policy with its digest, when and by what it was made. No script, no external asset; a
  * CSP meta tag forbids any request. Every value is escaped. Pure.
  */
-export function renderAuditHtml(report: AuditReport, policy: ReportPolicy, provenance: ReportProvenance): string {
+export function renderAuditHtml(
+  report: AuditReport,
+  policy: ReportPolicy,
+  provenance: ReportProvenance,
+  restartPending: KubeletRestartNeed | null = null,
+): string {
   const rows = report.sections.flatMap((section) => section.rows);
   const unknown = rows.filter((row) => row.finding.status === 'unknown');
   const passing = rows.filter((row) => row.finding.status === 'pass');
   const skipped = rows.filter((row) => row.finding.status === 'skip');
   const { summary, failing } = report;
-  const verdict = summary.fail + summary.unknown > 0 ? 'not compliant' : 'compliant';
+  // Settings on disk that the running kubelet has not loaded are not in force: not compliant yet.
+  const verdict = summary.fail + summary.unknown > 0 || restartPending ? 'not compliant' : 'compliant';
   const shown = new Set<PlannedChange>();
   const judgedAgainst = policy.file === null ? 'the built-in policy' : markup`the policy ${code(policy.file)}`;
   const failures = failing.length === 0 ? markup`<p>No rule fails.</p>` : failing.map((row) => problem(row, report, shown));
@@ -187,6 +194,7 @@ ${styleElement(REPORT_CSS)}
 <h2>Summary: ${verdict}</h2>
 <p class="counts"><span class="count fail">${summary.fail} fail</span> <span class="count unknown">${summary.unknown} unknown</span> <span class="count pass">${summary.pass} pass</span> <span class="count skip">${summary.skip} not applicable</span></p>
 ${nodeFacts(report)}
+${restartPending ? markup`<p class="fix held" id="restart-pending">Restart pending: ${restartPending.service}: ${restartPending.reason}. The settings judged below are on disk, not running: restart ${restartPending.service} (<code>kube-harden apply</code> does it behind the health gate).</p>` : null}
 </section>
 <section id="failures">
 <h2>Failures (${failing.length})</h2>
