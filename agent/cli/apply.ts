@@ -7,20 +7,20 @@ import { hostRestartGate, loadNode } from './node.js';
 import { applyJson, applyTable } from './render.js';
 import { visibleText } from './text-layout.js';
 import type { Policy } from '../core/policy.js';
-import type { ServiceManager } from '../host/service-manager.js';
-import { restartAndWait, type ApplyResult } from '../node/executor.js';
+import type { ApplyResult } from '../node/executor.js';
 import type { RestartGate } from '../node/health-gate.js';
 import { kubeletRestartNeeded, type KubeletRestartNeed } from '../rules/kubelet/restart-need.js';
 
 /**
- * The restart an earlier apply left pending: done now behind the same gate (nothing to roll back if it
- * fails: the files were written by that earlier apply, and they are what the policy asks for).
+ * The restart an earlier apply left pending, done now through the session like any deferred restart
+ * (mode checked, under a slot, behind the same gate). Nothing to roll back if it fails: the files were
+ * written by that earlier apply, and they are what the policy asks for.
  */
 async function restartPending(
   result: ApplyResult,
   need: KubeletRestartNeed,
   noRestart: boolean,
-  services: ServiceManager,
+  session: EnforcementSession,
   gate: RestartGate,
   policy: Policy,
 ): Promise<ApplyResult> {
@@ -35,13 +35,20 @@ async function restartPending(
     changes: [],
   };
   if (noRestart) return { ...result, activations: [...result.activations, { activation, result: 'pending' }] };
-  const problem = await restartAndWait({ services, health: gate }, need.service, policy.restarts.healthTimeoutSeconds * 1000);
-  const entry = problem === null ? { activation, result: 'restarted' as const } : { activation, result: 'failed' as const, error: problem };
+  const problem = await session.restartDeferred(policy, need.service, gate, () => undefined);
+  const entry =
+    problem === null
+      ? { activation, result: 'restarted' as const }
+      : {
+          activation,
+          result: problem === 'waiting' ? ('pending' as const) : ('failed' as const),
+          error: problem === 'waiting' ? 'not allowed now (a maintenance window, the pause switch or a blocker): run apply again then' : problem,
+        };
   return {
     ...result,
     activations: [...result.activations, entry],
     ok: problem === null,
-    unhealthy: problem === null ? result.unhealthy : [need.service],
+    unhealthy: problem === null || problem === 'waiting' ? result.unhealthy : [need.service],
   };
 }
 
@@ -114,7 +121,7 @@ ${EXIT_HELP}`,
       ok: true,
       unhealthy: [],
     };
-    if (pending && result.ok) result = await restartPending(result, pending, noRestart, deps.services(common.hostRoot), gate, node.policy);
+    if (pending && result.ok) result = await restartPending(result, pending, noRestart, session, gate, node.policy);
     deps.stdout(format === 'json' ? applyJson(result) : visibleText(applyTable(result)));
     // Findings remain when a change failed, a failing rule was blocked, or a rule could not be judged.
     const unknown = node.evaluated.some((rule) => rule.evaluation.finding.status === 'unknown');
