@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { parse } from 'yaml';
 import { runCli } from '../../agent/cli/index.js';
 import { FakeHealthProbe } from '../fakes/fake-health.js';
@@ -111,6 +113,18 @@ describe('control planes weakened the ways issue 15 lists: audit, apply, apply a
       expect(findings.get(id)!.status, id).to.equal('skip');
       expect(findings.get(id)!.message, id).to.contain('k8s-dqlite');
     }
+  });
+
+  it('kubelet.client-ca-file is held back where /etc/kubernetes/pki/ca.crt is missing (a missing CA file stops the kubelet)', async () => {
+    const root = copyFixture('kubeadm-control-plane-weak-1.29');
+    rmSync(path.join(root, 'etc/kubernetes/pki/ca.crt'));
+    const finding = (await audit(root)).get('kubelet.client-ca-file')!;
+    expect(finding).to.include({ status: 'fail', remediable: false });
+    const applied = JSON.parse((await cli(['apply', '--output', 'json'], root)).out) as { blocked: { id: string; reason: string }[] };
+    expect(applied.blocked.find((blocked) => blocked.id === 'kubelet.client-ca-file')?.reason).to.equal(
+      '/etc/kubernetes/pki/ca.crt not found on this node; the kubelet would not start with a missing CA file',
+    );
+    expect(read(root, 'var/lib/kubelet/config.yaml')).to.not.contain('clientCAFile');
   });
 
   it('the token file goes only when the policy confirms', async () => {
