@@ -153,7 +153,7 @@ ${EXIT_HELP}`,
     // Settings on disk that the running kubelet has not loaded (an apply --no-restart, a hand edit).
     const restartPending = kubeletRestartNeeded(node.ctx, node.evaluated);
     if (format === 'json') deps.stdout(auditJson(node, workloads, skips, restartPending));
-    else if (format === 'junit') deps.stdout(auditJunit(node, skips));
+    else if (format === 'junit') deps.stdout(auditJunit(node, skips, restartPending));
     else if (format === 'html') deps.stdout(await auditHtml(node, common.policyFile, deps, skips, restartPending));
     else {
       const layout = terminalLayout(deps.terminal, deps.env);

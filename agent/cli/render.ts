@@ -97,9 +97,15 @@ function xml(text: string): string {
 }
 
 /** JUnit XML for CI dashboards: fail = failure, unknown = error, skip = skipped. */
-export function auditJunit(node: LoadedNode, extra: readonly Finding[] = []): string {
+export function auditJunit(node: LoadedNode, extra: readonly Finding[] = [], restartPending: KubeletRestartNeed | null = null): string {
   const findings = findingsOf(node, extra);
   const summary = summarize(findings);
+  // A CI gate reading only the JUnit must not pass settings the running kubelet has not loaded.
+  const pending = restartPending
+    ? [
+        `  <testcase classname="kube-harden.restart" name="restart-pending.${xml(restartPending.service)}"><failure message="${xml(`${restartPending.service} restart pending`)}">${xml(restartPending.reason)}</failure></testcase>`,
+      ]
+    : [];
   const cases = findings.map((finding) => {
     const head = `  <testcase classname="kube-harden.${xml(finding.id.split('.')[0] ?? '')}" name="${xml(finding.id)}">`;
     const detail = xml(`expected ${finding.expected}; actual ${finding.actual}; source ${finding.source ?? '-'}; ${finding.message}`);
@@ -108,7 +114,7 @@ export function auditJunit(node: LoadedNode, extra: readonly Finding[] = []): st
     if (finding.status === 'skip') return `${head}<skipped message="${xml(finding.message)}"/></testcase>`;
     return `${head}</testcase>`;
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="kube-harden" tests="${findings.length}" failures="${summary.fail}" errors="${summary.unknown}" skipped="${summary.skip}">\n${cases.join('\n')}\n</testsuite>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="kube-harden" tests="${findings.length + pending.length}" failures="${summary.fail + pending.length}" errors="${summary.unknown}" skipped="${summary.skip}">\n${[...cases, ...pending].join('\n')}\n</testsuite>\n`;
 }
 
 function octal(mode: number): string {

@@ -12,7 +12,7 @@ import { cleanupTempDirs, copyFixture, testCli } from '../helpers/host.js';
 describe('a kubelet restart left pending by apply --no-restart', () => {
   after(cleanupTempDirs);
 
-  it('audit reports it (exit 1, a table line, restartPending in JSON, the HTML evidence); apply restarts it behind the gate; then nothing is pending', async () => {
+  it('audit reports it (exit 1, a table line, restartPending in JSON, JUnit and HTML evidence); apply restarts it behind the gate; then nothing is pending', async () => {
     const root = copyFixture('kubeadm-worker');
     const kubelet = new StandInKubelet(root); // running since an hour ago
     const cli = () => testCli({ services: kubelet as unknown as FakeServiceManager, health: new FakeHealthProbe([true]) });
@@ -31,7 +31,12 @@ describe('a kubelet restart left pending by apply --no-restart', () => {
     const table = cli();
     expect(await runCli(['audit', '--node-ip', '10.0.0.10', '--host-root', root], table.deps)).to.equal(1);
     expect(table.stdout()).to.contain('RESTART PENDING kubelet: the running kubelet started before');
-    // The HTML evidence says the same: not compliant while the settings are not running.
+    // The JUnit and HTML evidence say the same: not compliant while the settings are not running.
+    const junit = cli();
+    await runCli(['audit', '--output', 'junit', '--node-ip', '10.0.0.10', '--host-root', root], junit.deps);
+    expect(junit.stdout()).to.contain(
+      '<testcase classname="kube-harden.restart" name="restart-pending.kubelet"><failure message="kubelet restart pending">',
+    );
     const html = cli();
     await runCli(['audit', '--output', 'html', '--node-ip', '10.0.0.10', '--host-root', root], html.deps);
     expect(html.stdout()).to.contain('Summary: not compliant');
