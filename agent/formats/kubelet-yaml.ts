@@ -1,4 +1,4 @@
-import { isMap, isNode, isScalar, isSeq, parseDocument, type Document, type Node, type ToStringOptions, type YAMLMap } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, parseDocument, Scalar, type Document, type Node, type ToStringOptions, type YAMLMap } from 'yaml';
 import { FormatError } from './env-file.js';
 import { deepFreeze, memoizeParse } from './parse-memo.js';
 import { isPlainMap, readPlainYaml } from './plain-yaml.js';
@@ -126,7 +126,7 @@ export function setConfigValue(text: string, path: readonly string[], value: unk
   doc.setIn(path, node);
   path.forEach((key, depth) => {
     const map = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    if (sortedBefore[depth] && isMap(map)) placeSorted(map, key);
+    if (sortedBefore[depth] && isMap(map)) placeSorted(map, key, depth === 0);
   });
   return render(doc, text);
 }
@@ -143,12 +143,26 @@ function isSortedMap(map: YAMLMap): boolean {
   return ordered >= 0.8 * (keys.length - 1);
 }
 
-/** Moves `key` to its sorted position when it is the last item (i.e. was just appended). */
-function placeSorted(map: YAMLMap, key: string): void {
+/**
+ * Moves `key` to its sorted position when it is the last item (i.e. was just appended). A key that
+ * becomes the first of the file's top mapping takes over the comment right above the old first key:
+ * at the top of a file that is the file's header ("# Managed by Ansible"), which must stay on top.
+ */
+function placeSorted(map: YAMLMap, key: string, top: boolean): void {
   const last = map.items[map.items.length - 1];
   if (!last || keyText(last) !== key) return;
   map.items.pop();
   const index = map.items.findIndex((item) => keyText(item) > key);
+  const first = map.items[0];
+  if (top && index === 0 && isScalar(first?.key) && first.key.commentBefore) {
+    // setIn made the new key a plain string: a comment needs a node to hang on.
+    const newKey = isScalar(last.key) ? last.key : new Scalar(last.key);
+    if (!newKey.commentBefore) {
+      newKey.commentBefore = first.key.commentBefore;
+      first.key.commentBefore = undefined;
+      last.key = newKey;
+    }
+  }
   map.items.splice(index === -1 ? map.items.length : index, 0, last);
 }
 

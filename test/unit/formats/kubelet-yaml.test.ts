@@ -24,6 +24,14 @@ describe('kubelet config YAML codec', () => {
     expect(out.split('\n').slice(7, 10)).to.deep.equal(['kind: KubeletConfiguration', 'podPidsLimit: 4096', 'someFutureField: keep-me']);
   });
 
+  it('a key sorted to the top goes below the file header comment, which stays the first line', () => {
+    const text =
+      '# Managed by Ansible (role kubelet)\napiVersion: kubelet.config.k8s.io/v1beta1\nauthentication:\n  # who may call\n  anonymous:\n    enabled: false\nkind: KubeletConfiguration\n';
+    expect(setConfigValue(text, ['address'], '10.0.0.1')).to.equal(
+      '# Managed by Ansible (role kubelet)\naddress: 10.0.0.1\napiVersion: kubelet.config.k8s.io/v1beta1\nauthentication:\n  # who may call\n  anonymous:\n    enabled: false\nkind: KubeletConfiguration\n',
+    );
+  });
+
   it('creates intermediate mappings', () => {
     const out = setConfigValue('kind: KubeletConfiguration\n', ['authorization', 'mode'], 'Webhook');
     expect(getConfigValue(parseKubeletConfig(out), ['authorization', 'mode'])).to.equal('Webhook');
