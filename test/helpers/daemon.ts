@@ -20,6 +20,8 @@ export async function startDaemon(
     policyFile?: string | null;
     pollMs?: number;
     noRestart?: boolean;
+    /** At most one restart per service per this long (default 5 minutes, as shipped). */
+    restartIntervalMs?: number;
     services?: ServiceManager & { readonly restarts: string[] };
     health?: HealthProbe;
     /** Per-service probes (wins over `health`). */
@@ -43,7 +45,7 @@ export async function startDaemon(
       noRestart: options.noRestart ?? true,
       debounceMs: 20,
       pollMs: options.pollMs ?? 100,
-      restartIntervalMs: 300_000,
+      restartIntervalMs: options.restartIntervalMs ?? 300_000,
       slotRetryMs: 10_000,
       gateIntervalMs: 50,
       rollCheckMs: 30_000,
