@@ -1,5 +1,5 @@
 import { parseDocument } from 'yaml';
-import { plainValue } from '../formats/yaml-read.js';
+import { plainValue, yamlErrorText } from '../formats/yaml-read.js';
 import { parseOverrides, type PolicyOverride } from './node-pool.js';
 import { DEFAULT_DISRUPTION_POLICY, DISRUPTION_POLICY_KEYS, parseDisruptionPolicy, type DisruptionPolicy } from './disruption-policy.js';
 
@@ -109,7 +109,7 @@ export function parsePolicy(text: string, file: string, specs: readonly RuleValu
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   for (const error of doc.errors) {
     const line = error.linePos?.[0]?.line;
-    errors.push(`${file}${line ? `:${line}` : ''}: ${error.message.split('\n')[0]}`);
+    errors.push(`${file}${line ? `:${line}` : ''}: ${yamlErrorText(error)}`);
   }
   if (errors.length > 0) return { ok: false, errors };
   let raw: unknown;

@@ -1,5 +1,6 @@
 import { isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { FormatError } from './env-file.js';
+import { yamlErrorText } from './yaml-read.js';
 
 /**
  * The API server's EncryptionConfiguration (apiserver.config.k8s.io/v1). Keys are added through the
@@ -36,7 +37,7 @@ function parse(text: string): Document {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const error = doc.errors[0];
   // Only the first line: the rest of a pretty error quotes the source, which holds keys.
-  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (error) throw new FormatError(yamlErrorText(error), error.linePos?.[0]?.line ?? null);
   if (!isMap(doc.contents) || doc.get('kind') !== 'EncryptionConfiguration') throw new FormatError('not an EncryptionConfiguration');
   if (doc.get('apiVersion') !== ENCRYPTION_API_VERSION)
     throw new FormatError(`apiVersion is ${String(doc.get('apiVersion'))}; kube-harden edits only ${ENCRYPTION_API_VERSION}`);

@@ -2,7 +2,7 @@ import { isMap, isNode, isScalar, isSeq, parseDocument, Scalar, type Document, t
 import { FormatError } from './env-file.js';
 import { deepFreeze, memoizeParse } from './parse-memo.js';
 import { isPlainMap, readPlainYaml } from './plain-yaml.js';
-import { plainValue } from './yaml-read.js';
+import { yamlErrorText, plainValue } from './yaml-read.js';
 
 /**
  * KubeletConfiguration files (config.yaml and `--config-dir` drop-ins), edited through the `yaml`
@@ -27,7 +27,7 @@ export interface ParsedKubeletConfig {
 function parseKubeletDocument(text: string): Document {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, keepSourceTokens: false });
   const error = doc.errors[0];
-  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (error) throw new FormatError(yamlErrorText(error), error.linePos?.[0]?.line ?? null);
   if (doc.contents !== null && !isMap(doc.contents)) throw new FormatError('a KubeletConfiguration must be a YAML mapping', 1);
   const kind = doc.get('kind');
   if (kind !== undefined && kind !== KUBELET_CONFIG_KIND) throw new FormatError(`kind is "${String(kind)}", expected ${KUBELET_CONFIG_KIND}`);

@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { FormatError } from './env-file.js';
+import { yamlErrorText } from './yaml-read.js';
 
 /**
  * The k3s/RKE2 configuration file (`/etc/rancher/{k3s,rke2}/config.yaml` and `config.yaml.d/*.yaml`): a
@@ -23,7 +24,7 @@ export type RancherValue =
 function parse(text: string): Document {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const error = doc.errors[0];
-  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (error) throw new FormatError(yamlErrorText(error), error.linePos?.[0]?.line ?? null);
   if (doc.contents !== null && !isMap(doc.contents)) throw new FormatError('a k3s/RKE2 configuration file must be a YAML mapping', 1);
   return doc;
 }

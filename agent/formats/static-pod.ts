@@ -2,7 +2,7 @@ import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLSeq } fr
 import { FormatError } from './env-file.js';
 import { deepFreeze, memoizeParse } from './parse-memo.js';
 import { isPlainMap, readPlainYaml } from './plain-yaml.js';
-import { plainValue } from './yaml-read.js';
+import { yamlErrorText, plainValue } from './yaml-read.js';
 
 /**
  * Static pod manifests (kubeadm's /etc/kubernetes/manifests/*.yaml). Flags live in the component
@@ -36,7 +36,7 @@ function commandSeq(doc: Document, container: number): YAMLSeq {
 function parsePodDocument(text: string): Document {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const error = doc.errors[0];
-  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (error) throw new FormatError(yamlErrorText(error), error.linePos?.[0]?.line ?? null);
   if (!isMap(doc.contents) || doc.get('kind') !== 'Pod') throw new FormatError('not a Pod manifest (kind: Pod)', 1);
   return doc;
 }

@@ -14,3 +14,14 @@ export function plainValue(doc: Document): unknown {
     throw new FormatError(why);
   }
 }
+
+/**
+ * A YAML parse error as one line for the operator: the yaml package's message without the position
+ * and code frame it appends (callers name the file and line themselves) and without its advice to the
+ * programmer (`please use YAML.parseAllDocuments()`).
+ */
+export function yamlErrorText(error: { readonly message: string }): string {
+  const first = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  if (first.startsWith('Source contains multiple documents')) return 'several YAML documents (---) where one is expected';
+  return first || 'invalid YAML';
+}

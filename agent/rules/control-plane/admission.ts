@@ -12,6 +12,7 @@ import { atLeast, formatVersion } from '../../core/version.js';
 import type { NodeContext } from '../context.js';
 import { COMPONENTS, componentView, controlPlaneTargets, type ComponentView } from './components.js';
 import { componentFlagRule, componentUnavailable, type FlagDesire, restartFor } from './flag-rule.js';
+import { yamlErrorText } from '../../formats/yaml-read.js';
 
 const API = COMPONENTS.apiserver;
 
@@ -104,7 +105,7 @@ export function sameLimits(a: readonly EventLimit[], b: readonly EventLimit[]): 
 export function mergeEventRateLimit(text: string, limits: readonly EventLimit[]): string {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const error = doc.errors[0];
-  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (error) throw new FormatError(yamlErrorText(error), error.linePos?.[0]?.line ?? null);
   if (doc.get('kind') !== 'AdmissionConfiguration') throw new FormatError('not an AdmissionConfiguration');
   const current = eventRateLimitConfig(text);
   if (current.kind === 'path') throw new FormatError(`EventRateLimit is configured in ${current.path}; not rewritten here`);

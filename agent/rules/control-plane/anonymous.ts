@@ -9,6 +9,7 @@ import { mountConfigFile, removePodFlag, setPodFlag } from '../../formats/static
 import type { NodeContext } from '../context.js';
 import { componentUnavailable, restartFor } from './flag-rule.js';
 import { COMPONENTS, componentView, controlPlaneTargets } from './components.js';
+import { yamlErrorText } from '../../formats/yaml-read.js';
 
 const API = COMPONENTS.apiserver;
 export const AUTHENTICATION_CONFIG_FILE = '/etc/kubernetes/authentication-config.yaml';
@@ -87,7 +88,7 @@ export function authenticationConfiguration(jwt: Record<string, unknown> | null 
 export function mergeAnonymous(text: string): string {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const error = doc.errors[0];
-  if (error) throw new FormatError(error.message.split('\n')[0] ?? 'invalid YAML', error.linePos?.[0]?.line ?? null);
+  if (error) throw new FormatError(yamlErrorText(error), error.linePos?.[0]?.line ?? null);
   if (doc.get('kind') !== 'AuthenticationConfiguration') throw new FormatError('not an AuthenticationConfiguration');
   if (doc.has('anonymous')) return text;
   doc.set('anonymous', doc.createNode({ enabled: true, conditions: ANONYMOUS_PATHS.map((path) => ({ path })) }));

@@ -1,4 +1,5 @@
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
+import { yamlErrorText } from '../../formats/yaml-read.js';
 
 /** The ClusterConfiguration sections whose extraArgs (and extraVolumes) kubeadm turns into each static pod. */
 export type KubeadmSection = 'apiServer' | 'controllerManager' | 'scheduler' | 'etcd';
@@ -255,7 +256,7 @@ export function planKubeadmConfig(text: string, wanted: KubeadmWanted): KubeadmC
 
 function plan(text: string, wanted: KubeadmWanted): KubeadmConfigPlan {
   const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) return { ok: false, error: `ClusterConfiguration: ${doc.errors[0]!.message.split('\n')[0]}` };
+  if (doc.errors.length > 0) return { ok: false, error: `ClusterConfiguration: ${yamlErrorText(doc.errors[0]!)}` };
   const apiVersion = doc.get('apiVersion');
   if (doc.get('kind') !== 'ClusterConfiguration') return { ok: false, error: 'ClusterConfiguration: kind must be ClusterConfiguration' };
   if (!(KUBEADM_API_VERSIONS as readonly unknown[]).includes(apiVersion))

@@ -4,6 +4,7 @@ import type { Finding } from '../../core/finding.js';
 import { ruleEnabled, ruleValue, type Policy } from '../../core/policy.js';
 import { atLeast, formatVersion, type Version } from '../../core/version.js';
 import { KUBE_PROXY_HEALTHZ, KUBE_PROXY_NODEPORTS } from './ids.js';
+import { yamlErrorText } from '../../formats/yaml-read.js';
 
 /** Where kubeadm keeps the configuration every node's kube-proxy reads. */
 export const KUBE_PROXY_CONFIGMAP = { namespace: 'kube-system', name: 'kube-proxy', key: 'config.conf', daemonSet: 'kube-proxy' } as const;
@@ -38,7 +39,8 @@ export function acceptsPrimary(version: Version): boolean {
  */
 export function validateKubeProxyConfig(text: string, version: Version): string[] {
   const doc = parseDocument(text);
-  if (doc.errors.length > 0) return doc.errors.map((error) => `not valid YAML: ${error.message.split('\n')[0]}`);
+  if (doc.errors.length > 0)
+    return doc.errors.map((error) => `not valid YAML${error.linePos?.[0] ? ` (line ${error.linePos[0].line})` : ''}: ${yamlErrorText(error)}`);
   const config = doc.toJS() as Record<string, unknown> | null;
   if (!config || typeof config !== 'object' || Array.isArray(config)) return ['not a mapping'];
   const errors: string[] = [];
